@@ -1,0 +1,1 @@
+"""A multi-layer perceptron written from scratch in NumPy."""
