@@ -1,1 +1,67 @@
-"""A multi-layer perceptron written from scratch in NumPy."""
+"""A multi-layer perceptron written from scratch in NumPy, with hand-derived backprop.
+
+Start with :func:`build_mlp` and :func:`fit`, or with the seed-compatible
+:class:`NeuralNetwork`. MNIST is bundled: ``(x_train, y_train), (x_test, y_test) = load_mnist()``.
+"""
+
+from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
+from .compat import NeuralNetwork, one_hot_encode
+from .datasets import ChecksumError, IDXFormatError, load_mnist, read_idx
+from .initializers import INITIALIZERS, he_normal, he_uniform, xavier_normal, xavier_uniform
+from .layers import Dense, Dropout, FlatParameters, Layer, Parameter
+from .losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax, softmax
+from .model import Sequential, build_mlp
+from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer, clip_by_global_norm
+from .preprocessing import MinMaxScaler, one_hot
+from .schedules import SCHEDULES, Constant, Cosine, StepDecay
+from .training import EarlyStopping, History, TrainingDivergedError, evaluate, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "SGD",
+    "Adam",
+    "ChecksumError",
+    "Constant",
+    "Cosine",
+    "Dense",
+    "Dropout",
+    "EarlyStopping",
+    "FlatParameters",
+    "History",
+    "IDXFormatError",
+    "Layer",
+    "LeakyReLU",
+    "MinMaxScaler",
+    "NeuralNetwork",
+    "Optimizer",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "SoftmaxCrossEntropy",
+    "StepDecay",
+    "Tanh",
+    "TrainingDivergedError",
+    "__version__",
+    "add_l2_grad",
+    "build_mlp",
+    "clip_by_global_norm",
+    "evaluate",
+    "fit",
+    "he_normal",
+    "he_uniform",
+    "l2_penalty",
+    "load_mnist",
+    "log_softmax",
+    "one_hot",
+    "one_hot_encode",
+    "read_idx",
+    "softmax",
+    "xavier_normal",
+    "xavier_uniform",
+]

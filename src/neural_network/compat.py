@@ -1,0 +1,279 @@
+"""The seed README's API, with its exact names: ``NeuralNetwork`` and ``one_hot_encode``.
+
+The seed keeps samples in *columns*: ``X`` is ``(n_features, n_samples)`` and ``y`` is one-hot
+``(num_labels, n_samples)``. This class transposes once on the way in and out; inside, the
+library keeps samples in rows. Inputs are raw values (MNIST pixels 0-255): a per-feature
+min-max scaler is fitted on ``X`` and applied to every input, test data included.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .activations import get_activation
+from .layers import Dropout
+from .model import build_mlp
+from .optimizers import Adam
+from .plotting import plot_accuracy, plot_loss
+from .preprocessing import MinMaxScaler
+from .schedules import StepDecay
+from .training import EarlyStopping, History, fit
+
+DEFAULT_ARCHITECTURE = (512, 256, 128)
+
+
+def one_hot_encode(labels: Sequence[int] | np.ndarray, num_labels: int) -> np.ndarray:
+    """One-hot columns: returns shape ``(num_labels, n)``, float32.
+
+    Raises:
+        ValueError: if a label is not an integer in ``[0, num_labels)``.
+    """
+    from .preprocessing import one_hot
+
+    return one_hot(np.asarray(labels).ravel(), num_labels).T.copy()
+
+
+def _positive(name: str, value, *, integer: bool) -> None:
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
+        kind = "integer" if integer else "number"
+        raise ValueError(f"{name} must be a positive {kind}; got {value!r}")
+    if not integer and not math.isfinite(value):
+        raise ValueError(f"{name} must be finite; got {value!r}")
+
+
+class NeuralNetwork:
+    """A fully connected classifier with the seed README's constructor and ``fit``.
+
+    Args:
+        X: Training inputs, ``(n_features, n_samples)``, raw values.
+        y: One-hot training labels, ``(num_labels, n_samples)``.
+        X_test: Optional test inputs, same layout; evaluated after every epoch.
+        y_test: One-hot test labels.
+        activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or ``"tanh"``.
+        num_labels: Number of classes.
+        architecture: Hidden layer sizes, e.g. ``[512, 256, 128]``.
+        seed: Seed of the one ``np.random.Generator`` behind initialisation, shuffling and
+            dropout; the same seed gives bit-identical runs.
+
+    Raises:
+        ValueError: for shapes that disagree, labels that are not one-hot, NaN or infinite
+            inputs, or an unknown activation.
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        X_test: np.ndarray | None = None,
+        y_test: np.ndarray | None = None,
+        activation: str = "relu",
+        num_labels: int = 10,
+        architecture: Sequence[int] = DEFAULT_ARCHITECTURE,
+        seed: int | None = None,
+    ):
+        get_activation(activation)
+        _positive("num_labels", num_labels, integer=True)
+        self.activation, self.num_labels = activation, int(num_labels)
+        self.architecture = [int(units) for units in architecture]
+        self.seed = seed
+        x_rows = self._check_inputs(X, "X")
+        self.labels = self._check_one_hot(y, x_rows.shape[0], "y", "X")
+        self.scaler = MinMaxScaler().fit(x_rows)
+        self.x = self.scaler.transform(x_rows)
+        if (X_test is None) != (y_test is None):
+            raise ValueError("X_test and y_test must be given together")
+        self.x_test = self.labels_test = None
+        if X_test is not None:
+            x_test_rows = self._check_inputs(X_test, "X_test")
+            self.labels_test = self._check_one_hot(y_test, x_test_rows.shape[0], "y_test", "X_test")
+            self.x_test = self.scaler.transform(x_test_rows)
+        self.rng = np.random.default_rng(seed)
+        self.model = build_mlp(
+            self.x.shape[1],
+            self.architecture,
+            self.num_labels,
+            activation=activation,
+            dropout=0.0,
+            rng=self.rng,
+        )
+        self.history = History()
+
+    def _check_inputs(self, X, name: str, n_features: int | None = None) -> np.ndarray:
+        X = np.asarray(X)
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be 2-D (n_features, n_samples); got shape {X.shape}")
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise ValueError(f"{name} must hold real numbers; got dtype {X.dtype}")
+        if n_features is not None and X.shape[0] != n_features:
+            raise ValueError(
+                f"{name} has {X.shape[0]} features (rows) but the network expects {n_features}; "
+                "samples are columns in this API"
+            )
+        if np.issubdtype(X.dtype, np.floating) and not np.isfinite(X).all():
+            raise ValueError(f"{name} holds NaN or infinite values")
+        return X.T
+
+    def _check_one_hot(self, y, n_samples: int, name: str, x_name: str) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim != 2 or y.shape[0] != self.num_labels:
+            raise ValueError(
+                f"{name} must be one-hot with shape (num_labels={self.num_labels}, n_samples); "
+                f"got shape {y.shape}"
+            )
+        if y.shape[1] != n_samples:
+            raise ValueError(
+                f"{x_name} has {n_samples} samples (columns) but {name} has {y.shape[1]}"
+            )
+        if not (np.isin(y, (0, 1)).all() and (y.sum(axis=0) == 1).all()):
+            raise ValueError(f"{name} must be one-hot: each column holds a single 1 and zeros")
+        return y.argmax(axis=0).astype(np.intp)
+
+    def fit(
+        self,
+        lr: float = 1e-3,
+        epochs: int = 30,
+        batch_size: int = 128,
+        lam: float = 1e-4,
+        dropout_keep: float = 1.0,
+        grad_clip: float | None = 5.0,
+        early_stopping_patience: int | None = 8,
+        lr_decay: float = 0.5,
+        lr_decay_every: int = 30,
+        min_delta: float = 0.0,
+        log_every: int = 5,
+        verbose: bool = True,
+    ) -> History:
+        """Train with Adam on mini-batches; print the seed's log line every ``log_every`` epochs.
+
+        Args:
+            lr: Initial Adam learning rate.
+            epochs: Maximum number of epochs.
+            batch_size: Samples per step.
+            lam: Coupled L2 coefficient (``cost += lam/2 * sum(W**2)``, weights only).
+            dropout_keep: Probability of *keeping* a hidden unit (1.0 = no dropout);
+                inverted dropout, so prediction needs no rescaling.
+            grad_clip: Global-norm gradient clipping threshold; ``None`` disables it.
+            early_stopping_patience: Stop after this many epochs without a lower test cost
+                (train cost when there is no test set), and restore the best weights;
+                ``None`` or 0 disables it.
+            lr_decay: Factor applied to the learning rate every ``lr_decay_every`` epochs.
+            lr_decay_every: Epochs between decays (the seed decays every 30).
+            min_delta: Smallest cost decrease that counts as improvement for early stopping.
+            log_every: Print the log line every this many epochs (and after the last one).
+            verbose: Show the progress bar and the log lines.
+
+        Returns:
+            The run's History (also kept as ``self.history``). Each call starts a new
+            history and a new optimiser from the current weights.
+        """
+        _positive("lr", lr, integer=False)
+        _positive("epochs", epochs, integer=True)
+        _positive("batch_size", batch_size, integer=True)
+        _positive("log_every", log_every, integer=True)
+        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
+            raise ValueError(f"lam must be a non-negative number; got {lam!r}")
+        if (
+            isinstance(dropout_keep, bool)
+            or not isinstance(dropout_keep, (int, float))
+            or not (0 < dropout_keep <= 1)
+        ):
+            raise ValueError(f"dropout_keep must lie in (0, 1]; got {dropout_keep!r}")
+        if grad_clip is not None:
+            _positive("grad_clip", grad_clip, integer=False)
+        for layer in self.model.layers:
+            if isinstance(layer, Dropout):
+                layer.rate = 1.0 - float(dropout_keep)
+        early_stopping = None
+        if early_stopping_patience:
+            monitor = "val_loss" if self.x_test is not None else "train_loss"
+            early_stopping = EarlyStopping(early_stopping_patience, min_delta, monitor=monitor)
+        validation = (self.x_test, self.labels_test) if self.x_test is not None else None
+
+        def log(epoch: int, history: History) -> None:
+            if verbose and (epoch % log_every == 0 or epoch in (1, epochs)):
+                tqdm.write(self._log_line(history))
+
+        self.history = fit(
+            self.model,
+            self.x,
+            self.labels,
+            optimizer=Adam(self.model.flat, lr=lr),
+            epochs=epochs,
+            batch_size=batch_size,
+            l2=float(lam),
+            clip_norm=grad_clip,
+            schedule=StepDecay(float(lr), lr_decay, lr_decay_every),
+            validation_data=validation,
+            early_stopping=early_stopping,
+            rng=self.rng,
+            progress=verbose,
+            callbacks=[log],
+        )
+        if verbose and early_stopping is not None and early_stopping.stopped:
+            tqdm.write(
+                f"Early stopping after epoch {self.history.epoch[-1]}; restored the weights of "
+                f"epoch {early_stopping.best_epoch}"
+            )
+        return self.history
+
+    @staticmethod
+    def _log_line(history: History) -> str:
+        last = history.last()
+        test = f" | Test {100 * last['val_accuracy']:.2f}%" if history.val_accuracy else ""
+        return (
+            f"Epoch {last['epoch']:3d} | Cost {last['train_loss']:.4f} | "
+            f"Train {100 * last['train_accuracy']:.2f}%{test} | LR {last['lr']:.2e}"
+        )
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities ``(num_labels, n_samples)`` for raw inputs ``(n_features, n)``."""
+        x_rows = self._check_inputs(X, "X", n_features=len(self.scaler.min_))
+        return self.model.predict_proba(self.scaler.transform(x_rows)).T
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Predicted class ids ``(n_samples,)`` for raw inputs ``(n_features, n_samples)``."""
+        return self.predict_proba(X).argmax(axis=0)
+
+    def accuracy(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Fraction of columns of ``X`` classified as the one-hot ``y`` says."""
+        labels = self._check_one_hot(y, np.asarray(X).shape[-1], "y", "X")
+        return float(np.mean(self.predict(X) == labels))
+
+    @property
+    def costs(self) -> list[float]:
+        """Train cost per epoch of the last ``fit``."""
+        return self.history.train_loss
+
+    @property
+    def train_accuracies(self) -> list[float]:
+        return self.history.train_accuracy
+
+    @property
+    def test_accuracies(self) -> list[float]:
+        return self.history.val_accuracy
+
+    def plot_cost(
+        self,
+        lr_used: float | None = None,
+        path: str | os.PathLike | None = None,
+        show: bool = False,
+    ):
+        """Cost per epoch (train, and test if given); returns the matplotlib Figure."""
+        title = "Cost per epoch" + (f" (lr={lr_used:g})" if lr_used is not None else "")
+        return plot_loss(self.history, title=title, path=path, show=show)
+
+    def plot_accuracies(
+        self,
+        lr_used: float | None = None,
+        path: str | os.PathLike | None = None,
+        show: bool = False,
+    ):
+        """Train and test accuracy per epoch; returns the matplotlib Figure."""
+        title = "Accuracy per epoch" + (f" (lr={lr_used:g})" if lr_used is not None else "")
+        return plot_accuracy(self.history, title=title, path=path, show=show)

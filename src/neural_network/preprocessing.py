@@ -1,0 +1,96 @@
+"""Per-feature min-max scaling and one-hot encoding."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class MinMaxScaler:
+    """Scale each feature to ``[0, 1]`` using the minimum and maximum seen in training data.
+
+    ``transform(x) = (x - min) * scale`` with ``scale = 1 / (max - min)``. A feature that is
+    constant in the training data gets ``scale = 0`` and maps to 0 everywhere, with no division
+    by zero. Values outside the training range map outside ``[0, 1]`` (nothing is clipped).
+
+    Args:
+        dtype: Output dtype of :meth:`transform`.
+    """
+
+    def __init__(self, dtype: np.dtype | type = np.float32):
+        self.dtype = np.dtype(dtype)
+        self.min_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def fit(self, x: np.ndarray) -> MinMaxScaler:
+        """Learn per-feature minimum and range from ``x`` (n_samples, n_features).
+
+        Raises:
+            ValueError: if ``x`` is not 2-D, is empty, or holds NaN or infinite values.
+        """
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[0] == 0:
+            raise ValueError(f"MinMaxScaler.fit needs a non-empty 2-D array; got shape {x.shape}")
+        if not np.issubdtype(x.dtype, np.number):
+            raise ValueError(f"MinMaxScaler.fit needs numbers; got dtype {x.dtype}")
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise ValueError("MinMaxScaler.fit got NaN or infinite values")
+        low = x.min(axis=0).astype(np.float64)
+        span = x.max(axis=0).astype(np.float64) - low
+        scale = np.zeros_like(span)
+        np.divide(1.0, span, out=scale, where=span > 0)
+        self.min_, self.scale_ = low, scale
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        """Scale ``x`` with the fitted statistics; returns a new array of ``self.dtype``."""
+        if self.min_ is None or self.scale_ is None:
+            raise RuntimeError("MinMaxScaler.transform called before fit")
+        x = np.asarray(x)
+        if x.ndim != 2 or x.shape[1] != len(self.min_):
+            raise ValueError(
+                f"MinMaxScaler was fitted on {len(self.min_)} features; got shape {x.shape}"
+            )
+        out = x.astype(self.dtype)
+        out -= self.min_.astype(self.dtype)
+        out *= self.scale_.astype(self.dtype)
+        return out
+
+    def fit_transform(self, x: np.ndarray) -> np.ndarray:
+        return self.fit(x).transform(x)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The fitted statistics, for model files."""
+        if self.min_ is None or self.scale_ is None:
+            raise RuntimeError("MinMaxScaler is not fitted")
+        return {"min": self.min_.copy(), "scale": self.scale_.copy()}
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray], dtype=np.float32) -> MinMaxScaler:
+        scaler = cls(dtype)
+        scaler.min_ = np.asarray(state["min"], dtype=np.float64)
+        scaler.scale_ = np.asarray(state["scale"], dtype=np.float64)
+        return scaler
+
+
+def one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype | type = np.float32) -> np.ndarray:
+    """Rows of one-hot vectors: shape ``(n_samples, n_classes)``.
+
+    Raises:
+        ValueError: if a label is not an integer in ``[0, n_classes)``.
+    """
+    labels = np.asarray(labels)
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
+        raise ValueError(f"n_classes must be a positive integer; got {n_classes!r}")
+    if labels.ndim != 1:
+        raise ValueError(f"labels must be 1-D; got shape {labels.shape}")
+    if labels.size and not np.issubdtype(labels.dtype, np.integer):
+        if not (np.issubdtype(labels.dtype, np.number) and np.all(labels == np.round(labels))):
+            raise ValueError(f"labels must be integers; got dtype {labels.dtype}")
+    labels = labels.astype(np.intp)
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"labels must lie in [0, {n_classes}); got values from {labels.min()} to {labels.max()}"
+        )
+    out = np.zeros((len(labels), n_classes), dtype=dtype)
+    out[np.arange(len(labels)), labels] = 1
+    return out
