@@ -159,9 +159,11 @@ class NeuralNetwork:
             dropout_keep: Probability of *keeping* a hidden unit (1.0 = no dropout);
                 inverted dropout, so prediction needs no rescaling.
             grad_clip: Global-norm gradient clipping threshold; ``None`` disables it.
-            early_stopping_patience: Stop after this many epochs without a lower test cost
-                (train cost when there is no test set), and restore the best weights;
-                ``None`` or 0 disables it.
+            early_stopping_patience: Stop after this many epochs without a higher test
+                accuracy (lower train cost when there is no test set) and restore the best
+                epoch's weights; ``None`` or 0 disables it. As in the seed, the test set given
+                to the constructor doubles as the validation set, so the reported test
+                accuracy is that of the epoch chosen on it.
             lr_decay: Factor applied to the learning rate every ``lr_decay_every`` epochs.
             lr_decay_every: Epochs between decays (the seed decays every 30).
             min_delta: Smallest cost decrease that counts as improvement for early stopping.
@@ -191,7 +193,7 @@ class NeuralNetwork:
                 layer.rate = 1.0 - float(dropout_keep)
         early_stopping = None
         if early_stopping_patience:
-            monitor = "val_loss" if self.x_test is not None else "train_loss"
+            monitor = "val_accuracy" if self.x_test is not None else "train_loss"
             early_stopping = EarlyStopping(early_stopping_patience, min_delta, monitor=monitor)
         validation = (self.x_test, self.labels_test) if self.x_test is not None else None
 
