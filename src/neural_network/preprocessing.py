@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .losses import as_class_ids
+
 
 class MinMaxScaler:
     """Scale each feature to ``[0, 1]`` using the minimum and maximum seen in training data.
@@ -78,19 +80,9 @@ def one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype | type = np.floa
     Raises:
         ValueError: if a label is not an integer in ``[0, n_classes)``.
     """
-    labels = np.asarray(labels)
     if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
         raise ValueError(f"n_classes must be a positive integer; got {n_classes!r}")
-    if labels.ndim != 1:
-        raise ValueError(f"labels must be 1-D; got shape {labels.shape}")
-    if labels.size and not np.issubdtype(labels.dtype, np.integer):
-        if not (np.issubdtype(labels.dtype, np.number) and np.all(labels == np.round(labels))):
-            raise ValueError(f"labels must be integers; got dtype {labels.dtype}")
-    labels = labels.astype(np.intp)
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(
-            f"labels must lie in [0, {n_classes}); got values from {labels.min()} to {labels.max()}"
-        )
+    labels = as_class_ids(labels, n_classes)
     out = np.zeros((len(labels), n_classes), dtype=dtype)
     out[np.arange(len(labels)), labels] = 1
     return out

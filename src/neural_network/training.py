@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax
+from .losses import SoftmaxCrossEntropy, add_l2_grad, as_class_ids, l2_penalty, log_softmax
 from .model import Sequential
 from .optimizers import Optimizer, clip_by_global_norm
 
@@ -182,15 +182,7 @@ def check_dataset(
         )
     if len(x) == 0:
         raise ValueError(f"{what} holds no samples")
-    if not np.issubdtype(labels.dtype, np.integer):
-        if not (np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels))):
-            raise ValueError(f"labels must be integer class ids; got dtype {labels.dtype}")
-    labels = labels.astype(np.intp, copy=False)
-    if labels.min() < 0 or labels.max() >= model.n_classes:
-        raise ValueError(
-            f"labels must lie in [0, {model.n_classes}); got values from {labels.min()} "
-            f"to {labels.max()}"
-        )
+    labels = as_class_ids(labels, model.n_classes)
     x = np.ascontiguousarray(x, dtype=model.dtype)
     if not np.isfinite(x).all():
         raise ValueError(f"{what} holds NaN or infinite values")
