@@ -32,12 +32,9 @@ _FLUSH_SECOND_MOMENT_BELOW = 1e-30
 
 
 def _flush_tiny(array: np.ndarray, threshold: float, scratch: np.ndarray) -> None:
-    """Set entries with ``|x| < threshold`` to 0, in place, one cache-sized chunk at a time."""
-    for start in range(0, len(array), len(scratch)):
-        part = array[start : start + len(scratch)]
-        tmp = scratch[: len(part)]
-        np.abs(part, out=tmp)
-        np.copyto(part, 0, where=tmp < threshold)
+    """Set entries of a chunk with ``|x| < threshold`` to 0, in place."""
+    np.abs(array, out=scratch)
+    np.copyto(array, 0, where=scratch < threshold)
 
 
 def _check_lr(lr: float) -> float:
@@ -49,6 +46,10 @@ def _check_lr(lr: float) -> float:
 class Optimizer:
     """Base class. ``lr`` is a plain attribute that a training loop may set every epoch.
 
+    Subclasses implement ``_update_chunk``, the update rule applied to one cache-sized slice
+    of the flat buffers; ``step`` runs it over all of them, and ``update`` fuses it with L2 and
+    clipping.
+
     Args:
         params: A model's parameters (a list, or its ``FlatParameters``).
         lr: Learning rate.
@@ -58,12 +59,53 @@ class Optimizer:
         self.flat = flat_parameters_of(params)
         self.lr = _check_lr(lr)
         self.iterations = 0
-        size = len(self.flat)
-        self._chunks = [slice(i, min(i + _CHUNK, size)) for i in range(0, size, _CHUNK)]
+        size, n_decay = len(self.flat), self.flat.n_decay
+        # Chunks never straddle the end of the decayed (weight) part, so L2 is per chunk.
+        self._chunks = [
+            slice(i, min(i + _CHUNK, end))
+            for begin, end in ((0, n_decay), (n_decay, size))
+            for i in range(begin, end, _CHUNK)
+        ]
         self._scratch = np.empty(min(_CHUNK, size), dtype=self.flat.dtype)
 
     def step(self) -> None:
         """Apply one update from the current gradients."""
+        self.iterations += 1
+        flush = self.iterations % _FLUSH_EVERY == 0
+        for part in self._chunks:
+            self._update_chunk(part, self._scratch[: part.stop - part.start], flush)
+
+    def update(self, *, l2: float = 0.0, clip_norm: float | None = None) -> tuple[float, float]:
+        """``add_l2_grad``, ``clip_by_global_norm`` and ``step`` in two passes over the buffers.
+
+        Same arithmetic as calling the three in turn, but each cache-sized chunk is loaded
+        once per pass instead of once per operation. If the gradient norm is not finite, no
+        step is taken (the weights stay as they are) and the caller decides what to do.
+
+        Returns:
+            ``(penalty, grad_norm)``: the L2 penalty ``0.5 * l2 * sum(W**2)`` of the weights
+            before the step, and the global gradient norm (L2 included) before clipping.
+        """
+        values, grads, n_decay = self.flat.values, self.flat.grads, self.flat.n_decay
+        l2_value = values.dtype.type(l2)
+        weight_sq = grad_sq = 0.0
+        for part in self._chunks:
+            g = grads[part]
+            if l2 and part.start < n_decay:
+                w, tmp = values[part], self._scratch[: part.stop - part.start]
+                weight_sq += float(np.dot(w, w))
+                np.multiply(w, l2_value, out=tmp)
+                g += tmp
+            grad_sq += float(np.dot(g, g))
+        grad_norm = math.sqrt(grad_sq)
+        if not math.isfinite(grad_norm):
+            return 0.5 * l2 * weight_sq, grad_norm
+        if clip_norm is not None and grad_norm > clip_norm:
+            grads *= grads.dtype.type(clip_norm / grad_norm)
+        self.step()
+        return 0.5 * l2 * weight_sq, grad_norm
+
+    def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -96,18 +138,17 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         self.velocity = np.zeros_like(self.flat.values)
 
-    def step(self) -> None:
-        self.iterations += 1
-        values, grads, velocity = self.flat.values, self.flat.grads, self.velocity
-        if self.momentum == 0.0:
-            values -= self.lr * grads
-            return
-        velocity *= self.momentum
-        velocity += grads
-        values -= self.lr * velocity
-        if self.iterations % _FLUSH_EVERY == 0:
-            _flush_tiny(values, _FLUSH_VALUE_BELOW, self._scratch)
-            _flush_tiny(velocity, _FLUSH_MOMENT_BELOW, self._scratch)
+    def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
+        w, g, velocity = self.flat.values[part], self.flat.grads[part], self.velocity[part]
+        if self.momentum:
+            velocity *= self.momentum
+            velocity += g
+            g = velocity
+        np.multiply(g, self.lr, out=tmp)
+        w -= tmp
+        if flush:
+            _flush_tiny(w, _FLUSH_VALUE_BELOW, tmp)
+            _flush_tiny(velocity, _FLUSH_MOMENT_BELOW, tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {**super().state_dict(), "velocity": self.velocity.copy()}
@@ -128,10 +169,19 @@ class Adam(Optimizer):
         param -= lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1**t),
                                                     v_hat = v / (1 - beta2**t)
 
-    computed in the paper's equivalent form with the corrections folded into the step size,
-    ``lr_t = lr * sqrt(1 - beta2**t) / (1 - beta1**t)`` and ``eps_t = eps * sqrt(1 - beta2**t)``,
-    which saves two passes over the parameters. L2 given to the training loop is the classic
-    coupled kind (added to ``g``); this is not AdamW.
+    L2 given to the training loop is the classic coupled kind (added to ``g``); this is not
+    AdamW.
+
+    Implementation: the moments are kept as plain exponentially weighted *sums*,
+    ``m_sum = m / (1 - beta1)`` and ``v_sum = v / (1 - beta2)``, updated as
+    ``m_sum = beta1 * m_sum + g``. The constant factors and both bias corrections then fold
+    into two scalars per step (as the paper's "efficient version" does with the corrections)::
+
+        c = sqrt((1 - beta2) / (1 - beta2**t))
+        param -= lr * (1 - beta1) / ((1 - beta1**t) * c) * m_sum / (sqrt(v_sum) + eps / c)
+
+    which is the same update in ten vector operations instead of fourteen. ``m`` and ``v``
+    are available as properties.
     """
 
     def __init__(
@@ -149,50 +199,51 @@ class Adam(Optimizer):
         if not eps > 0:
             raise ValueError(f"eps must be positive; got {eps!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
-        self.m = np.zeros_like(self.flat.values)
-        self.v = np.zeros_like(self.flat.values)
+        self.m_sum = np.zeros_like(self.flat.values)
+        self.v_sum = np.zeros_like(self.flat.values)
+
+    @property
+    def m(self) -> np.ndarray:
+        """First moment estimate (a copy), before bias correction."""
+        return self.m_sum * self.m_sum.dtype.type(1.0 - self.beta1)
+
+    @property
+    def v(self) -> np.ndarray:
+        """Second moment estimate (a copy), before bias correction."""
+        return self.v_sum * self.v_sum.dtype.type(1.0 - self.beta2)
 
     def step(self) -> None:
-        self.iterations += 1
-        t = self.iterations
-        beta1, beta2 = self.beta1, self.beta2
-        correction2 = math.sqrt(1.0 - beta2**t)
-        step_size = self.lr * correction2 / (1.0 - beta1**t)
-        eps_t = self.eps * correction2
-        values, grads, m, v, scratch = (
-            self.flat.values,
-            self.flat.grads,
-            self.m,
-            self.v,
-            self._scratch,
-        )
-        for part in self._chunks:
-            g, w, m_part, v_part = grads[part], values[part], m[part], v[part]
-            tmp = scratch[: len(g)]
-            m_part *= beta1
-            np.multiply(g, 1.0 - beta1, out=tmp)
-            m_part += tmp
-            v_part *= beta2
-            np.multiply(g, g, out=tmp)
-            tmp *= 1.0 - beta2
-            v_part += tmp
-            np.sqrt(v_part, out=tmp)
-            tmp += eps_t
-            np.divide(m_part, tmp, out=tmp)
-            tmp *= step_size
-            w -= tmp
-        if t % _FLUSH_EVERY == 0:
-            _flush_tiny(values, _FLUSH_VALUE_BELOW, scratch)
-            _flush_tiny(m, _FLUSH_MOMENT_BELOW, scratch)
-            _flush_tiny(v, _FLUSH_SECOND_MOMENT_BELOW, scratch)
+        t = self.iterations + 1
+        c = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**t))
+        self._step_size = self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**t) * c)
+        self._eps_t = self.eps / c
+        super().step()
+
+    def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
+        w, g = self.flat.values[part], self.flat.grads[part]
+        m_sum, v_sum = self.m_sum[part], self.v_sum[part]
+        m_sum *= self.beta1
+        m_sum += g
+        v_sum *= self.beta2
+        np.multiply(g, g, out=tmp)
+        v_sum += tmp
+        np.sqrt(v_sum, out=tmp)
+        tmp += self._eps_t
+        np.divide(m_sum, tmp, out=tmp)
+        tmp *= self._step_size
+        w -= tmp
+        if flush:
+            _flush_tiny(w, _FLUSH_VALUE_BELOW, tmp)
+            _flush_tiny(m_sum, _FLUSH_MOMENT_BELOW / (1.0 - self.beta1), tmp)
+            _flush_tiny(v_sum, _FLUSH_SECOND_MOMENT_BELOW / (1.0 - self.beta2), tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {**super().state_dict(), "m": self.m.copy(), "v": self.v.copy()}
+        return {**super().state_dict(), "m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy()}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         super().load_state_dict(state)
-        self.m[...] = state["m"]
-        self.v[...] = state["v"]
+        self.m_sum[...] = state["m_sum"]
+        self.v_sum[...] = state["v_sum"]
 
     def get_config(self) -> dict:
         return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

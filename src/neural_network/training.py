@@ -1,6 +1,6 @@
 """The training loop: mini-batches, History, EarlyStopping, ``fit`` and ``evaluate``.
 
-One training step reads like the math::
+One training step is, in the math's order::
 
     logits = model.forward(x_batch, training=True)
     loss = criterion.forward(logits, y_batch) + l2_penalty(params, l2)
@@ -8,6 +8,9 @@ One training step reads like the math::
     add_l2_grad(params, l2)
     grad_norm = clip_by_global_norm(params, clip_norm)
     optimizer.step()
+
+``fit`` runs the last three lines as ``optimizer.update(l2=..., clip_norm=...)``, which does
+the same arithmetic in two cache-friendly passes over the flat buffers.
 """
 
 from __future__ import annotations
@@ -20,9 +23,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .losses import SoftmaxCrossEntropy, add_l2_grad, as_class_ids, l2_penalty, log_softmax
+from .losses import SoftmaxCrossEntropy, as_class_ids, log_softmax
 from .model import Sequential
-from .optimizers import Optimizer, clip_by_global_norm
+from .optimizers import Optimizer
 
 EpochCallback = Callable[[int, "History"], None]
 
@@ -286,16 +289,16 @@ def fit(
             x_batch = np.take(x, batch, axis=0, out=x_batch_buffer[: len(batch)])
             y_batch = labels[batch]
             logits = model.forward(x_batch, training=True)
-            loss = criterion.forward(logits, y_batch) + l2_penalty(flat, l2)
+            loss = criterion.forward(logits, y_batch)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == y_batch))
+            if not math.isfinite(loss):
+                _diverged(early_stopping, flat, epoch, step, loss, math.nan)
             model.backward(criterion.backward())
-            add_l2_grad(flat, l2)
-            grad_norm = clip_by_global_norm(flat, clip_norm)
-            if not (math.isfinite(loss) and math.isfinite(grad_norm)):
-                if early_stopping is not None:
-                    early_stopping.restore(flat.values)
-                raise TrainingDivergedError(epoch, step, loss, grad_norm)
-            optimizer.step()
+            # add_l2_grad + clip_by_global_norm + optimizer.step(), fused chunk by chunk.
+            penalty, grad_norm = optimizer.update(l2=l2, clip_norm=clip_norm)
+            loss += penalty
+            if not math.isfinite(grad_norm):
+                _diverged(early_stopping, flat, epoch, step, loss, grad_norm)
             loss_sum += loss * len(batch)
             norm_sum += grad_norm
             steps += 1
@@ -321,6 +324,12 @@ def fit(
         early_stopping.restore(flat.values)
     bar.close()
     return history
+
+
+def _diverged(early_stopping, flat, epoch: int, step: int, loss: float, grad_norm: float):
+    if early_stopping is not None:
+        early_stopping.restore(flat.values)
+    raise TrainingDivergedError(epoch, step, loss, grad_norm)
 
 
 def _postfix(history: History) -> dict[str, str]:
