@@ -122,7 +122,7 @@ def test_activation_keeps_dtype(rng, name, dtype):
 
 
 def test_activations_table():
-    assert ACTIVATIONS == {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh}
+    assert {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh} == ACTIVATIONS
     for name, cls in ACTIVATIONS.items():
         assert get_activation(name) is cls
         assert cls().parameters() == []

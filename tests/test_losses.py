@@ -207,6 +207,9 @@ def test_as_class_ids_accepts_integers_and_whole_floats(labels, expected):
         (np.array([True, False]), "y must be integer class ids"),
         (np.array([0, 3]), r"y must lie in \[0, 3\); got values from 0 to 3"),
         (np.array([-1, 2]), r"y must lie in \[0, 3\); got values from -1 to 2"),
+        (np.array([0.0, np.inf]), r"y must lie in \[0, 3\); got values from 0.0 to inf"),
+        (np.array([1.0, 1e30]), r"y must lie in \[0, 3\); got values from 1.0 to 1e\+30"),
+        (np.array([2**40], dtype=np.uint64), r"y must lie in \[0, 3\)"),
     ],
 )
 def test_as_class_ids_messages(labels, message):
@@ -215,5 +218,5 @@ def test_as_class_ids_messages(labels, message):
 
 
 def test_as_class_ids_default_name():
-    with pytest.raises(ValueError, match="^labels must"):
+    with pytest.raises(ValueError, match=r"^labels must"):
         as_class_ids([5], 3)

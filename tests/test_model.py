@@ -148,7 +148,9 @@ def test_predict_casts_inputs_to_the_model_dtype(rng):
 def test_prediction_ignores_dropout(rng):
     model = build_mlp(6, [32], 3, dropout=0.5, rng=rng, dtype=np.float64)
     x = rng.standard_normal((10, 6))
-    without_dropout = Sequential([layer for layer in model.layers if not isinstance(layer, Dropout)])
+    without_dropout = Sequential(
+        [layer for layer in model.layers if not isinstance(layer, Dropout)]
+    )
     np.testing.assert_array_equal(model.predict_proba(x), without_dropout.predict_proba(x))
 
 

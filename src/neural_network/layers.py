@@ -94,6 +94,12 @@ def flat_parameters_of(params: list[Parameter] | FlatParameters) -> FlatParamete
     owner = getattr(params[0], "_flat_owner", None) if params else None
     if owner is not None and set(map(id, owner.params)) == set(map(id, params)):
         return owner
+    if any(getattr(p, "_flat_owner", None) is not None for p in params):
+        # Re-packing would silently detach these parameters from their model's buffer.
+        raise ValueError(
+            "These parameters already belong to a model's flat buffer; pass all of that "
+            "model's parameters (or model.flat), not a subset or a mix"
+        )
     flat = FlatParameters(params)
     for p in flat.params:
         p._flat_owner = flat  # type: ignore[attr-defined]

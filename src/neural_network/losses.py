@@ -27,12 +27,12 @@ def as_class_ids(labels, n_classes: int, *, name: str = "labels") -> np.ndarray:
     )
     if labels.size and not (is_int or is_whole_float):
         raise ValueError(f"{name} must be integer class ids; got dtype {labels.dtype}")
-    labels = labels.astype(np.intp, copy=False)
+    # Range check before the cast: inf or 1e30 would not survive the cast to intp.
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
         raise ValueError(
             f"{name} must lie in [0, {n_classes}); got values from {labels.min()} to {labels.max()}"
         )
-    return labels
+    return labels.astype(np.intp, copy=False)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -64,7 +64,18 @@ class SoftmaxCrossEntropy:
         self._labels: np.ndarray | None = None
 
     def forward(self, logits: np.ndarray, labels: np.ndarray) -> float:
-        """Return the mean loss over the batch and cache what ``backward`` needs."""
+        """Return the mean loss over the batch and cache what ``backward`` needs.
+
+        Args:
+            logits: ``(n_samples, n_classes)`` scores.
+            labels: ``(n_samples,)`` integer class ids; validated by ``fit``, not here,
+                since this runs once per step.
+        """
+        if logits.ndim != 2 or len(labels) != len(logits):
+            raise ValueError(
+                f"logits must be (n_samples, n_classes) with one label per row; got logits "
+                f"{logits.shape} and {len(labels)} labels"
+            )
         shifted = logits - logits.max(axis=1, keepdims=True)
         exp = np.exp(shifted)
         sums = exp.sum(axis=1, keepdims=True)

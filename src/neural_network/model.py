@@ -161,6 +161,6 @@ def build_mlp(
             layers.append(Dropout(dropout, rng=rng))
         n_in = units
     # Xavier suits the softmax output layer whatever the hidden activation.
-    out_init = "xavier_normal" if init.startswith("he") else init
+    out_init = {"he_normal": "xavier_normal", "he_uniform": "xavier_uniform"}.get(init, init)
     layers.append(Dense(n_in, n_classes, init=out_init, rng=rng, dtype=dtype))
     return Sequential(layers)
