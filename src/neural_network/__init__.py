@@ -14,6 +14,7 @@ from .model import Sequential, build_mlp
 from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer, clip_by_global_norm
 from .preprocessing import MinMaxScaler, one_hot
 from .schedules import SCHEDULES, Constant, Cosine, StepDecay
+from .serialization import ModelFileError, load_model, register_model_kind, save_model
 from .training import EarlyStopping, History, TrainingDivergedError, evaluate, fit
 
 __version__ = "0.1.0"
@@ -37,6 +38,7 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "MinMaxScaler",
+    "ModelFileError",
     "NeuralNetwork",
     "Optimizer",
     "Parameter",
@@ -57,10 +59,13 @@ __all__ = [
     "he_uniform",
     "l2_penalty",
     "load_mnist",
+    "load_model",
     "log_softmax",
     "one_hot",
     "one_hot_encode",
     "read_idx",
+    "register_model_kind",
+    "save_model",
     "softmax",
     "xavier_normal",
     "xavier_uniform",

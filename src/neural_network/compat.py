@@ -15,13 +15,20 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from .activations import get_activation
-from .layers import Dropout
-from .model import build_mlp
+from .activations import ACTIVATIONS, get_activation
+from .layers import Dense, Dropout
+from .model import Sequential, build_mlp
 from .optimizers import Adam
 from .plotting import plot_accuracy, plot_loss
 from .preprocessing import MinMaxScaler
 from .schedules import StepDecay
+from .serialization import (
+    ModelFile,
+    ModelFileError,
+    register_model_kind,
+    restore_history,
+    save_model,
+)
 from .training import EarlyStopping, History, fit
 
 DEFAULT_ARCHITECTURE = (512, 256, 128)
@@ -148,6 +155,9 @@ class NeuralNetwork:
         min_delta: float = 0.0,
         log_every: int = 5,
         verbose: bool = True,
+        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_every: int = 1,
+        resume_from: str | os.PathLike | None = None,
     ) -> History:
         """Train with Adam on mini-batches; print the seed's log line every ``log_every`` epochs.
 
@@ -169,11 +179,25 @@ class NeuralNetwork:
             min_delta: Smallest cost decrease that counts as improvement for early stopping.
             log_every: Print the log line every this many epochs (and after the last one).
             verbose: Show the progress bar and the log lines.
+            checkpoint_path: Write a training checkpoint here every ``checkpoint_every``
+                epochs and after the last one (see ``neural_network.fit``).
+            checkpoint_every: Epochs between checkpoints.
+            resume_from: Continue the run that wrote this checkpoint. Build the network as
+                before (same data and seed) and call ``fit`` with the same arguments; the
+                weights end bit-identical to those of an uninterrupted run.
 
         Returns:
             The run's History (also kept as ``self.history``). Each call starts a new
-            history and a new optimiser from the current weights.
+            history and a new optimiser from the current weights, unless it resumes.
+
+        Raises:
+            RuntimeError: for a network loaded from a file, which holds no training data.
         """
+        if self.x is None:
+            raise RuntimeError(
+                "This NeuralNetwork was loaded from a file and holds no training data; "
+                "build a new one from X and y to train"
+            )
         _positive("lr", lr, integer=False)
         _positive("epochs", epochs, integer=True)
         _positive("batch_size", batch_size, integer=True)
@@ -216,6 +240,9 @@ class NeuralNetwork:
             rng=self.rng,
             progress=verbose,
             callbacks=[log],
+            checkpoint_path=checkpoint_path,
+            checkpoint_every=checkpoint_every,
+            resume_from=resume_from,
         )
         if verbose and early_stopping is not None and early_stopping.stopped:
             tqdm.write(
@@ -223,6 +250,50 @@ class NeuralNetwork:
                 f"epoch {early_stopping.best_epoch}"
             )
         return self.history
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the network, its scaler, its settings and History to one ``.npz`` at exactly
+        ``path``, atomically. ``neural_network.load_model(path)`` gives back a
+        ``NeuralNetwork`` that predicts bit-identically (but holds no training data).
+
+        Raises:
+            ModelFileError: if a weight is not finite (nothing is written).
+        """
+        config = {
+            "activation": self.activation,
+            "num_labels": self.num_labels,
+            "architecture": self.architecture,
+            "seed": None if self.seed is None else int(self.seed),
+            "scaler_dtype": str(self.scaler.dtype),
+            "history": self.history.to_dict(),
+        }
+        state = self.scaler.get_state()
+        arrays = {"scaler.min": state["min"], "scaler.scale": state["scale"]}
+        save_model(path, self.model, kind="neural_network", config=config, arrays=arrays)
+
+    @classmethod
+    def _from_model_file(cls, model_file: ModelFile) -> NeuralNetwork:
+        """Rebuild a saved network (the ``"neural_network"`` loader of ``load_model``)."""
+        config, model = model_file.config, model_file.model
+        _check_saved_config(config, model)
+        n_features = model.n_features
+        for key in ("scaler.min", "scaler.scale"):
+            if model_file.arrays[key].shape != (n_features,):
+                raise ModelFileError(
+                    f"{key} has shape {model_file.arrays[key].shape}; expected ({n_features},)"
+                )
+        network = cls.__new__(cls)
+        network.activation, network.num_labels = config["activation"], config["num_labels"]
+        network.architecture, network.seed = list(config["architecture"]), config["seed"]
+        network.scaler = MinMaxScaler.from_state(
+            {"min": model_file.arrays["scaler.min"], "scale": model_file.arrays["scaler.scale"]},
+            dtype=np.dtype(config["scaler_dtype"]),
+        )
+        network.x = network.labels = network.x_test = network.labels_test = None
+        network.rng = np.random.default_rng(config["seed"])
+        network.model = model
+        network.history = restore_history(History(), config["history"])
+        return network
 
     @staticmethod
     def _log_line(history: History) -> str:
@@ -279,3 +350,31 @@ class NeuralNetwork:
         """Train and test accuracy per epoch; returns the matplotlib Figure."""
         title = "Accuracy per epoch" + (f" (lr={lr_used:g})" if lr_used is not None else "")
         return plot_accuracy(self.history, title=title, path=path, show=show)
+
+
+def _check_saved_config(config: dict, model: Sequential) -> None:
+    """The settings of a saved ``NeuralNetwork`` must describe ``model``."""
+    keys = {"activation", "num_labels", "architecture", "seed", "scaler_dtype", "history"}
+    if set(config) != keys:
+        raise ModelFileError(f"NeuralNetwork config must have keys {sorted(keys)}")
+    activation = config["activation"]
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ModelFileError(f"unknown activation {activation!r}")
+    units = [layer.n_out for layer in model.layers if isinstance(layer, Dense)]
+    if config["architecture"] != units[:-1] or config["num_labels"] != units[-1]:
+        raise ModelFileError(
+            f"architecture {config['architecture']} and num_labels {config['num_labels']} "
+            f"do not match the layers' sizes {units}"
+        )
+    for layer in model.layers:
+        if not isinstance(layer, (Dense, Dropout, ACTIVATIONS[activation])):
+            raise ModelFileError(f"layer {type(layer).__name__} does not fit {activation!r}")
+    if config["seed"] is not None and type(config["seed"]) is not int:
+        raise ModelFileError(f"seed must be an integer or null; got {config['seed']!r}")
+    if config["scaler_dtype"] not in ("float32", "float64"):
+        raise ModelFileError(f"scaler dtype {config['scaler_dtype']!r} is not float32 or float64")
+
+
+register_model_kind(
+    "neural_network", NeuralNetwork._from_model_file, arrays=("scaler.min", "scaler.scale")
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -95,6 +96,18 @@ class Sequential:
                 for layer in self.layers
             ],
         }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the architecture and weights to one ``.npz`` at exactly ``path``, atomically.
+
+        ``neural_network.load_model(path)`` reads it back with bit-identical predictions.
+
+        Raises:
+            ModelFileError: if a weight is not finite (nothing is written).
+        """
+        from .serialization import save_model  # serialization builds on this module
+
+        save_model(path, self)
 
     @classmethod
     def from_config(cls, config: dict, *, rng: np.random.Generator | None = None) -> Sequential:

@@ -16,6 +16,7 @@ the same arithmetic in two cache-friendly passes over the flat buffers.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 from .losses import SoftmaxCrossEntropy, as_class_ids, log_softmax
 from .model import Sequential
 from .optimizers import Optimizer
+from .serialization import TrainingRun, resume_checkpoint, save_checkpoint, training_settings
 
 EpochCallback = Callable[[int, "History"], None]
 
@@ -226,6 +228,9 @@ def fit(
     progress: bool = False,
     callbacks: Sequence[EpochCallback] = (),
     history: History | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume_from: str | os.PathLike | None = None,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent on softmax cross-entropy.
 
@@ -246,13 +251,26 @@ def fit(
         progress: Show a tqdm bar over epochs with the latest metrics.
         callbacks: Called as ``callback(epoch, history)`` after every epoch (from 1).
         history: Continue this History (its length is the number of epochs already done).
+        checkpoint_path: Write a checkpoint here (exactly this path, atomically) every
+            ``checkpoint_every`` epochs and after the last epoch: weights, optimiser state,
+            History, early-stopping state and the state of every random generator involved.
+            ``load_model`` reads it as a ``Sequential``.
+        checkpoint_every: Epochs between checkpoints.
+        resume_from: Continue the run that wrote this checkpoint. Pass the same model
+            architecture, data and settings (``epochs`` may grow), with the generators shared
+            as before; the weights then end bit-identical to an uninterrupted run's.
+            Not together with ``history``.
 
     Returns:
         The History of the run.
 
     Raises:
-        ValueError: for invalid data or settings.
-        TrainingDivergedError: when the loss or gradient norm is no longer finite.
+        ValueError: for invalid data or settings, or a checkpoint of another run.
+        ModelFileError: for a checkpoint that is corrupt or not a checkpoint.
+        TrainingDivergedError: when the loss, the gradient norm or a weight is no longer
+            finite. The model keeps its last finite weights: the best ones if early stopping
+            kept them, else the current ones if finite, else those of the start of the epoch.
+            No checkpoint is written from that state.
     """
     epochs = _check_positive_int("epochs", epochs)
     batch_size = _check_positive_int("batch_size", batch_size)
@@ -262,6 +280,9 @@ def fit(
         raise ValueError(f"clip_norm must be a positive number or None; got {clip_norm!r}")
     if optimizer.flat is not model.flat:
         raise ValueError("optimizer was not built on this model's parameters")
+    checkpoint_every = _check_positive_int("checkpoint_every", checkpoint_every)
+    if resume_from is not None and history is not None:
+        raise ValueError("pass history or resume_from, not both: a checkpoint holds its History")
     x, labels = check_dataset(model, x, labels)
     if validation_data is not None:
         x_val, labels_val = check_dataset(model, *validation_data, what="validation x")
@@ -271,15 +292,41 @@ def fit(
         )
     rng = rng if rng is not None else np.random.default_rng()
     history = history if history is not None else History()
+    run = None
+    if checkpoint_path is not None or resume_from is not None:
+        run = TrainingRun(
+            model,
+            optimizer,
+            rng,
+            early_stopping,
+            training_settings(
+                optimizer=optimizer,
+                batch_size=batch_size,
+                l2=l2,
+                clip_norm=clip_norm,
+                schedule=schedule,
+                early_stopping=early_stopping,
+                data=(x, labels),
+                validation_data=None if validation_data is None else (x_val, labels_val),
+            ),
+        )
+    first_epoch = len(history)
+    if resume_from is not None:
+        resume_checkpoint(resume_from, run, history)
+        stopped = early_stopping is not None and early_stopping.stopped
+        first_epoch = max(epochs, len(history)) if stopped else len(history)
     flat, criterion = model.flat, SoftmaxCrossEntropy()
+    # The weights at the start of the epoch, restored if a step makes them non-finite.
+    last_finite = flat.values.copy()
     n_samples = len(x)
     # One batch buffer, filled by a gather per step: batches stay contiguous without a second
     # shuffled copy of the whole training set.
     x_batch_buffer = np.empty((min(batch_size, n_samples), x.shape[1]), dtype=x.dtype)
 
-    bar = tqdm(range(len(history), epochs), disable=not progress, unit="epoch", leave=True)
+    bar = tqdm(range(first_epoch, epochs), disable=not progress, unit="epoch", leave=True)
     for epoch_index in bar:
         epoch = epoch_index + 1
+        np.copyto(last_finite, flat.values)
         if schedule is not None:
             optimizer.lr = float(schedule(epoch_index))
         started = time.perf_counter()
@@ -292,16 +339,19 @@ def fit(
             loss = criterion.forward(logits, y_batch)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == y_batch))
             if not math.isfinite(loss):
-                _diverged(early_stopping, flat, epoch, step, loss, math.nan)
+                _diverged(early_stopping, flat, last_finite, epoch, step, loss, math.nan)
             model.backward(criterion.backward())
             # add_l2_grad + clip_by_global_norm + optimizer.step(), fused chunk by chunk.
             penalty, grad_norm = optimizer.update(l2=l2, clip_norm=clip_norm)
             loss += penalty
             if not math.isfinite(grad_norm):
-                _diverged(early_stopping, flat, epoch, step, loss, grad_norm)
+                _diverged(early_stopping, flat, last_finite, epoch, step, loss, grad_norm)
             loss_sum += loss * len(batch)
             norm_sum += grad_norm
             steps += 1
+        # A finite gradient can still step a weight to infinity (SGD with a huge lr).
+        if not np.isfinite(flat.values).all():
+            _diverged(early_stopping, flat, last_finite, epoch, steps, loss, grad_norm)
         history.epoch_time.append(time.perf_counter() - started)
         history.epoch.append(epoch)
         history.train_loss.append(loss_sum / n_samples)
@@ -316,19 +366,29 @@ def fit(
             bar.set_postfix(_postfix(history))
         for callback in callbacks:
             callback(epoch, history)
+        stop = False
         if early_stopping is not None:
             value = getattr(history, early_stopping.monitor)[-1]
-            if early_stopping.update(value, epoch, flat.values):
-                break
+            stop = early_stopping.update(value, epoch, flat.values)
+        if checkpoint_path is not None and (
+            epoch % checkpoint_every == 0 or stop or epoch == epochs
+        ):
+            save_checkpoint(checkpoint_path, run, history)
+        if stop:
+            break
     if early_stopping is not None:
         early_stopping.restore(flat.values)
     bar.close()
     return history
 
 
-def _diverged(early_stopping, flat, epoch: int, step: int, loss: float, grad_norm: float):
-    if early_stopping is not None:
-        early_stopping.restore(flat.values)
+def _diverged(
+    early_stopping, flat, last_finite: np.ndarray, epoch: int, step: int, loss, grad_norm
+):
+    """Put back the best weights (early stopping) or the last finite ones, then raise."""
+    restored = early_stopping is not None and early_stopping.restore(flat.values)
+    if not restored and not np.isfinite(flat.values).all():
+        flat.values[...] = last_finite
     raise TrainingDivergedError(epoch, step, loss, grad_norm)
 
 
