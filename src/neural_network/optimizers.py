@@ -8,6 +8,9 @@ run chunk by chunk so the five vectors involved stay in the CPU cache between op
 from __future__ import annotations
 
 import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -37,6 +40,16 @@ def _flush_tiny(array: np.ndarray, threshold: float, scratch: np.ndarray) -> Non
     np.copyto(array, 0, where=scratch < threshold)
 
 
+def _default_threads() -> int:
+    """Two lanes where two cores are available: the update is memory-bound, and a second
+    core brings its own cache and bandwidth."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return min(2, cores)
+
+
 def _check_lr(lr: float) -> float:
     if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr must be a positive finite number; got {lr!r}")
@@ -53,9 +66,13 @@ class Optimizer:
     Args:
         params: A model's parameters (a list, or its ``FlatParameters``).
         lr: Learning rate.
+        threads: Threads that share the update's chunks; default 2 where two cores are
+            available. Results are bit-identical whatever the number.
     """
 
-    def __init__(self, params: list[Parameter] | FlatParameters, lr: float):
+    def __init__(
+        self, params: list[Parameter] | FlatParameters, lr: float, *, threads: int | None = None
+    ):
         self.flat = flat_parameters_of(params)
         self.lr = _check_lr(lr)
         self.iterations = 0
@@ -66,14 +83,56 @@ class Optimizer:
             for begin, end in ((0, n_decay), (n_decay, size))
             for i in range(begin, end, _CHUNK)
         ]
-        self._scratch = np.empty(min(_CHUNK, size), dtype=self.flat.dtype)
+        threads = _default_threads() if threads is None else threads
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ValueError(f"threads must be a positive integer; got {threads!r}")
+        self.threads = min(threads, len(self._chunks))
+        # Lane k takes chunks k, k + threads, ...; each lane has its own scratch vector.
+        self._lanes = [
+            (
+                list(range(lane, len(self._chunks), self.threads)),
+                np.empty(min(_CHUNK, size), dtype=self.flat.dtype),
+            )
+            for lane in range(self.threads)
+        ]
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+
+    def _map_chunks(self, fn: Callable[[int, slice, np.ndarray], float]) -> list[float]:
+        """``fn(index, chunk, scratch)`` for every chunk, lanes in parallel threads (NumPy releases
+        the GIL inside ufuncs and BLAS); results in chunk order, so sums are deterministic."""
+        results = [0.0] * len(self._chunks)
+
+        def run_lane(lane: tuple[list[int], np.ndarray]) -> None:
+            indices, scratch = lane
+            for i in indices:
+                part = self._chunks[i]
+                results[i] = fn(i, part, scratch[: part.stop - part.start])
+
+        if self._pool is None:
+            run_lane(self._lanes[0])
+        else:
+            futures = [self._pool.submit(run_lane, lane) for lane in self._lanes[1:]]
+            run_lane(self._lanes[0])
+            for future in futures:
+                future.result()
+        return results
 
     def step(self) -> None:
         """Apply one update from the current gradients."""
+        self._step(1.0)
+
+    def _step(self, grad_scale: float) -> None:
         self.iterations += 1
         flush = self.iterations % _FLUSH_EVERY == 0
-        for part in self._chunks:
-            self._update_chunk(part, self._scratch[: part.stop - part.start], flush)
+        scale = self.flat.dtype.type(grad_scale)
+
+        def update_chunk(_: int, part: slice, tmp: np.ndarray) -> float:
+            if grad_scale != 1.0:
+                self.flat.grads[part] *= scale
+            self._update_chunk(part, tmp, flush)
+            return 0.0
+
+        self._map_chunks(update_chunk)
 
     def update(self, *, l2: float = 0.0, clip_norm: float | None = None) -> tuple[float, float]:
         """``add_l2_grad``, ``clip_by_global_norm`` and ``step`` in two passes over the buffers.
@@ -88,22 +147,24 @@ class Optimizer:
         """
         values, grads, n_decay = self.flat.values, self.flat.grads, self.flat.n_decay
         l2_value = values.dtype.type(l2)
-        weight_sq = grad_sq = 0.0
-        for part in self._chunks:
+        weight_sq = [0.0] * len(self._chunks)
+
+        def add_l2_and_measure(i: int, part: slice, tmp: np.ndarray) -> float:
             g = grads[part]
             if l2 and part.start < n_decay:
-                w, tmp = values[part], self._scratch[: part.stop - part.start]
-                weight_sq += float(np.dot(w, w))
+                w = values[part]
+                weight_sq[i] = float(np.dot(w, w))
                 np.multiply(w, l2_value, out=tmp)
                 g += tmp
-            grad_sq += float(np.dot(g, g))
-        grad_norm = math.sqrt(grad_sq)
+            return float(np.dot(g, g))
+
+        grad_norm = math.sqrt(sum(self._map_chunks(add_l2_and_measure)))
+        penalty = 0.5 * l2 * sum(weight_sq)
         if not math.isfinite(grad_norm):
-            return 0.5 * l2 * weight_sq, grad_norm
-        if clip_norm is not None and grad_norm > clip_norm:
-            grads *= grads.dtype.type(clip_norm / grad_norm)
-        self.step()
-        return 0.5 * l2 * weight_sq, grad_norm
+            return penalty, grad_norm
+        clipping = clip_norm is not None and grad_norm > clip_norm
+        self._step(clip_norm / grad_norm if clipping else 1.0)
+        return penalty, grad_norm
 
     def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
         raise NotImplementedError
@@ -131,8 +192,10 @@ class SGD(Optimizer):
         momentum: In ``[0, 1)``; 0 gives plain SGD.
     """
 
-    def __init__(self, params, lr: float = 0.01, momentum: float = 0.9):
-        super().__init__(params, lr)
+    def __init__(
+        self, params, lr: float = 0.01, momentum: float = 0.9, *, threads: int | None = None
+    ):
+        super().__init__(params, lr, threads=threads)
         if not (0.0 <= momentum < 1.0):
             raise ValueError(f"momentum must lie in [0, 1); got {momentum!r}")
         self.momentum = float(momentum)
@@ -191,8 +254,10 @@ class Adam(Optimizer):
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-8,
+        *,
+        threads: int | None = None,
     ):
-        super().__init__(params, lr)
+        super().__init__(params, lr, threads=threads)
         for name, beta in (("beta1", beta1), ("beta2", beta2)):
             if not (0.0 <= beta < 1.0):
                 raise ValueError(f"{name} must lie in [0, 1); got {beta!r}")
@@ -212,12 +277,12 @@ class Adam(Optimizer):
         """Second moment estimate (a copy), before bias correction."""
         return self.v_sum * self.v_sum.dtype.type(1.0 - self.beta2)
 
-    def step(self) -> None:
+    def _step(self, grad_scale: float) -> None:
         t = self.iterations + 1
         c = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**t))
         self._step_size = self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**t) * c)
         self._eps_t = self.eps / c
-        super().step()
+        super()._step(grad_scale)
 
     def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
         w, g = self.flat.values[part], self.flat.grads[part]
