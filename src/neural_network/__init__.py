@@ -19,6 +19,25 @@ from .training import EarlyStopping, History, TrainingDivergedError, evaluate, f
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    """Import the scikit-learn estimator on first access, so that scikit-learn stays optional
+    and ``import neural_network`` does not pay for importing it."""
+    if name == "MLPClassifier":
+        try:
+            from .estimator import MLPClassifier
+        except ModuleNotFoundError as error:
+            if error.name is None or error.name.split(".")[0] != "sklearn":
+                raise
+            raise ModuleNotFoundError(
+                "neural_network.MLPClassifier needs scikit-learn: "
+                'pip install "neural-network[sklearn]"',
+                name=error.name,
+            ) from error
+        return MLPClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "ACTIVATIONS",
     "INITIALIZERS",
@@ -37,6 +56,7 @@ __all__ = [
     "IDXFormatError",
     "Layer",
     "LeakyReLU",
+    "MLPClassifier",
     "MinMaxScaler",
     "ModelFileError",
     "NeuralNetwork",
