@@ -581,11 +581,14 @@ def _fsync_folder(folder: Path) -> None:
     """Make the rename durable; folders cannot be opened for fsync on Windows."""
     if os.name != "posix":
         return
-    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(fd)
     except OSError:
-        pass
+        pass  # some file systems refuse to fsync a folder; the rename has happened anyway
     finally:
         os.close(fd)
 
