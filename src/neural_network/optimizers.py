@@ -97,6 +97,17 @@ class Optimizer:
         ]
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
 
+    def __getstate__(self) -> dict:
+        # A thread pool cannot be pickled (nor deep-copied); the copy starts its own. Without
+        # this, no fitted model that keeps its optimiser (MLPClassifier) could be pickled.
+        state = self.__dict__.copy()
+        state["_pool"] = None
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+
     def _map_chunks(self, fn: Callable[[int, slice, np.ndarray], float]) -> list[float]:
         """``fn(index, chunk, scratch)`` for every chunk, lanes in parallel threads (NumPy releases
         the GIL inside ufuncs and BLAS); results in chunk order, so sums are deterministic."""
