@@ -142,7 +142,26 @@ def _load_sequential(model_file: ModelFile) -> Sequential:
     return model_file.model
 
 
-MODEL_KINDS: dict[str, ModelKind] = {"sequential": ModelKind(_load_sequential)}
+def _load_mlp_classifier(model_file: ModelFile) -> Any:
+    # neural_network.estimator is imported lazily (scikit-learn is optional), so its kind is
+    # known here too; importing it registers the same kind with the same arrays.
+    try:
+        from .estimator import MLPClassifier
+    except ModuleNotFoundError as error:
+        if error.name is None or error.name.split(".")[0] != "sklearn":
+            raise
+        raise ModuleNotFoundError(
+            "This model file holds an MLPClassifier, which needs scikit-learn: "
+            'pip install "neural-network[sklearn]"',
+            name=error.name,
+        ) from error
+    return MLPClassifier._from_model_file(model_file)
+
+
+MODEL_KINDS: dict[str, ModelKind] = {
+    "sequential": ModelKind(_load_sequential),
+    "mlp_classifier": ModelKind(_load_mlp_classifier, ("scaler.min", "scaler.scale")),
+}
 
 
 def register_model_kind(
