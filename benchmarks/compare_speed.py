@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import itertools
 import json
 import resource
 import statistics
@@ -41,8 +42,17 @@ def run_ours(epochs: int, seed: int) -> dict:
     x, y, x_test, y_test = load_data()
     rng = np.random.default_rng(seed)
     model = build_mlp(784, HIDDEN, 10, rng=rng)
-    history = fit(model, x, y, optimizer=Adam(model.flat, lr=LR), epochs=epochs,
-                  batch_size=BATCH, l2=L2, clip_norm=CLIP, rng=rng)
+    history = fit(
+        model,
+        x,
+        y,
+        optimizer=Adam(model.flat, lr=LR),
+        epochs=epochs,
+        batch_size=BATCH,
+        l2=L2,
+        clip_norm=CLIP,
+        rng=rng,
+    )
     return {"epoch_s": history.epoch_time, "test_accuracy": evaluate(model, x_test, y_test)[1]}
 
 
@@ -57,7 +67,7 @@ def run_torch(epochs: int, seed: int) -> dict:
     y, y_test = torch.from_numpy(y.astype(np.int64)), torch.from_numpy(y_test.astype(np.int64))
     sizes = (784, *HIDDEN)
     layers: list[torch.nn.Module] = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+    for n_in, n_out in itertools.pairwise(sizes):
         layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
     model = torch.nn.Sequential(*layers, torch.nn.Linear(sizes[-1], 10))
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
@@ -89,8 +99,14 @@ def run_sklearn(epochs: int, seed: int) -> dict:
 
     x, y, x_test, y_test = load_data()
     # scikit-learn divides its L2 term by the batch size: alpha = l2 * batch gives ours.
-    clf = MLPClassifier(HIDDEN, solver="adam", learning_rate_init=LR, batch_size=BATCH,
-                        alpha=L2 * BATCH, random_state=seed)
+    clf = MLPClassifier(
+        HIDDEN,
+        solver="adam",
+        learning_rate_init=LR,
+        batch_size=BATCH,
+        alpha=L2 * BATCH,
+        random_state=seed,
+    )
     epoch_s = []
     for _ in range(epochs):
         started = time.perf_counter()
@@ -107,16 +123,21 @@ def child(impl: str, epochs: int, seed: int) -> None:
     result = RUNNERS[impl](epochs, seed)
     times = result["epoch_s"]
     median = statistics.median(times)
-    print(json.dumps({
-        "impl": impl,
-        "epochs": epochs,
-        "median_epoch_s": round(median, 4),
-        "slowest_over_median": round(max(times) / median, 3),
-        "epoch_s": [round(t, 4) for t in times],
-        "samples_per_s": round(60_000 / median),
-        "test_accuracy": round(result["test_accuracy"], 4),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "impl": impl,
+                "epochs": epochs,
+                "median_epoch_s": round(median, 4),
+                "slowest_over_median": round(max(times) / median, 3),
+                "epoch_s": [round(t, 4) for t in times],
+                "samples_per_s": round(60_000 / median),
+                "test_accuracy": round(result["test_accuracy"], 4),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        ),
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -134,11 +155,25 @@ def main() -> None:
         if importlib.util.find_spec(MODULES[impl]) is None:
             print(json.dumps({"impl": impl, "skipped": f"{MODULES[impl]} is not installed"}))
             continue
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", impl, "--epochs", str(args.epochs),
-             "--seed", str(args.seed)],
-            check=True, capture_output=True, text=True,
-        ).stdout.strip().splitlines()[-1]
+        out = (
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    impl,
+                    "--epochs",
+                    str(args.epochs),
+                    "--seed",
+                    str(args.seed),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
         print(out, flush=True)
         medians[impl] = json.loads(out)["median_epoch_s"]
     if "ours" in medians and "pytorch" in medians:
