@@ -201,11 +201,6 @@ def test_save_and_load_model_round_trip(tmp_path, rng, labels, params):
     assert loaded.n_iter_ == clf.n_iter_ + 1
 
 
-@pytest.mark.xfail(
-    reason="serialization.py registers no lazy loader for the 'mlp_classifier' kind yet, so "
-    "load_model knows it only once neural_network.estimator has been imported",
-    strict=False,
-)
 def test_load_model_in_a_fresh_process(tmp_path, rng):
     x, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
     MLPClassifier(hidden_layer_sizes=(4,), epochs=1).fit(x, y).save(tmp_path / "clf.npz")
