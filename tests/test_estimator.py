@@ -148,12 +148,6 @@ def test_pickle_round_trip_predicts_the_same(rng):
     np.testing.assert_array_equal(restored.predict_proba(x), clf.predict_proba(x))
 
 
-@pytest.mark.xfail(
-    reason="pickle copies each Parameter's value and grad on its own, so after unpickling "
-    "they are no longer views into the model's FlatParameters buffers and the optimiser "
-    "updates weights that forward() does not use (a fix belongs in layers.py/model.py)",
-    strict=False,
-)
 def test_partial_fit_after_pickling_trains_like_the_original(rng):
     x, y = rng.normal(size=(30, 3)), rng.integers(0, 2, 30)
     clf = MLPClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(x, y)

@@ -247,3 +247,30 @@ def test_tiny_batch_can_be_overfitted(rng, activation):
     assert np.all(np.isfinite(losses))
     assert losses[-1] < 0.1 * losses[0]
     np.testing.assert_array_equal(model.predict(x), labels)
+
+
+@pytest.mark.parametrize("copy", ["pickle", "deepcopy"])
+def test_a_copied_model_and_optimizer_keep_training_the_weights_forward_reads(copy, rng):
+    """Pickling stores each parameter view as its own array; restoring re-binds them."""
+    import copy as copy_module
+    import pickle
+
+    from neural_network.optimizers import Adam
+
+    model = build_mlp(6, [5], 3, rng=rng)
+    optimizer = Adam(model.flat, lr=0.1)
+    pair = (model, optimizer)
+    model2, optimizer2 = (
+        pickle.loads(pickle.dumps(pair)) if copy == "pickle" else copy_module.deepcopy(pair)
+    )
+    assert optimizer2.flat is model2.flat
+    for layer in model2.layers:
+        for p in layer.parameters():
+            assert np.shares_memory(p.value, model2.flat.values)
+            assert np.shares_memory(p.grad, model2.flat.grads)
+    x = rng.normal(size=(4, 6))
+    before = model2.forward(x)
+    model2.flat.grads[...] = 1.0
+    optimizer2.step()
+    assert not np.allclose(model2.forward(x), before)
+    assert np.array_equal(model.forward(x), before)

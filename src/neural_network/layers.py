@@ -68,6 +68,21 @@ class FlatParameters:
             p.grad = self.grads[offset:end].reshape(p.value.shape)
             offset = end
 
+    def rebind(self) -> None:
+        """Point every ``Parameter.value``/``.grad`` back at views of ``values``/``grads``.
+
+        Pickling or deep-copying stores each view as an array of its own; whatever owns a
+        ``FlatParameters`` (a model, an optimiser) calls this when it is restored, so training
+        keeps updating the arrays that ``forward`` reads.
+        """
+        offset = 0
+        for p in self.params:
+            end = offset + p.value.size
+            p.value = self.values[offset:end].reshape(p.value.shape)
+            p.grad = self.grads[offset:end].reshape(p.value.shape)
+            p._flat_owner = self  # type: ignore[attr-defined]
+            offset = end
+
     def __len__(self) -> int:
         return self.size
 

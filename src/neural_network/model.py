@@ -42,6 +42,11 @@ class Sequential:
             for p in self.flat.params:
                 p._flat_owner = self.flat  # type: ignore[attr-defined]
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.flat is not None:
+            self.flat.rebind()
+
     def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
         """Logits for the batch ``x`` (n_samples, n_features)."""
         for layer in self.layers:

@@ -106,6 +106,7 @@ class Optimizer:
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
+        self.flat.rebind()
         self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
 
     def _map_chunks(self, fn: Callable[[int, slice, np.ndarray], float]) -> list[float]:
