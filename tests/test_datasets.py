@@ -1,3 +1,4 @@
+import dataclasses
 import gzip
 import hashlib
 import shutil
@@ -14,6 +15,8 @@ from neural_network import datasets
 from neural_network.datasets import (
     ChecksumError,
     IDXFormatError,
+    load_fashion_mnist,
+    load_kmnist,
     load_mnist,
     parse_idx,
     read_idx,
@@ -29,6 +32,16 @@ TYPE_CODES = {
     np.dtype(np.float64): 0x0E,
 }
 BUNDLED_MNIST = Path(__file__).resolve().parents[1] / "src" / "neural_network" / "data" / "mnist"
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist, "kmnist": load_kmnist}
+
+
+@pytest.fixture(autouse=True)
+def offline(tmp_path_factory, monkeypatch):
+    """No test here may download: an empty cache of its own and no mirrors."""
+    monkeypatch.setenv("NEURAL_NETWORK_DATA", str(tmp_path_factory.mktemp("cache")))
+    for key in datasets.MIRRORS:
+        monkeypatch.setitem(datasets.MIRRORS, key, ())
 
 
 def make_idx(array: np.ndarray) -> bytes:
@@ -229,6 +242,30 @@ def test_mutated_gzip_files_read_or_raise_idx_format_error(tmp_path, array, edit
     assert isinstance(result, np.ndarray)
 
 
+REAL_LABELS_GZ = (BUNDLED_MNIST / "t10k-labels-idx1-ubyte.gz").read_bytes()
+REAL_LABELS = gzip.decompress(REAL_LABELS_GZ)
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutations, st.booleans())
+def test_mutated_real_files_are_refused_by_the_loaders_checks(edits, compressed):
+    """Any change to a real file is an IDXFormatError (mostly a ChecksumError), never a crash."""
+    original = REAL_LABELS_GZ if compressed else REAL_LABELS
+    content = mutate(original, edits)
+    pinned = datasets._DATASETS["mnist"].files[3]
+    try:
+        labels = datasets._decode_verified(content, pinned, "t10k-labels-idx1-ubyte")
+    except IDXFormatError:
+        return
+    np.testing.assert_array_equal(labels, np.frombuffer(REAL_LABELS, np.uint8, offset=8))
+
+
+@settings(max_examples=200, deadline=None)
+@given(mutations)
+def test_mutated_real_files_parse_or_raise_idx_format_error(edits):
+    assert_parses_or_refuses(mutate(REAL_LABELS, edits))
+
+
 def test_verify_sha256():
     digest = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
     verify_sha256(b"hello", digest, "greeting")
@@ -309,15 +346,37 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def pin(monkeypatch, key: str, contents: dict[str, bytes], *, gz: bool = False) -> None:
+    """Point a dataset's pinned sizes and digests at the given decompressed files.
+
+    With ``gz``, pin the digest of ``gzip.compress(data, mtime=0)`` instead, as for KMNIST.
+    """
+    spec = datasets._DATASETS[key]
+    files = []
+    for pinned in spec.files:
+        data = contents[pinned.name]
+        if gz:
+            compressed = gzip.compress(data, mtime=0)
+            files.append(
+                dataclasses.replace(
+                    pinned,
+                    size=len(data),
+                    sha256=None,
+                    gz_size=len(compressed),
+                    gz_sha256=sha256_hex(compressed),
+                )
+            )
+        else:
+            files.append(dataclasses.replace(pinned, size=len(data), sha256=sha256_hex(data)))
+    monkeypatch.setitem(
+        datasets._DATASETS, key, dataclasses.replace(spec, files=tuple(files), system_dirs=())
+    )
+
+
 @pytest.fixture
 def pinned_to(monkeypatch):
-    """Point the pinned digest table at the given files' bytes."""
-
-    def pin(contents: dict[str, bytes]) -> None:
-        digests = {name: sha256_hex(data) for name, data in contents.items()}
-        monkeypatch.setattr(datasets, "_MNIST_FILES", digests)
-
-    return pin
+    """Point the pinned MNIST sizes and digests at the given files' bytes."""
+    return lambda contents: pin(monkeypatch, "mnist", contents)
 
 
 def test_load_mnist_from_folder_with_gz_and_plain_files(tmp_path, pinned_to):
@@ -350,7 +409,7 @@ def test_load_mnist_refuses_a_file_changed_after_pinning(tmp_path, pinned_to):
         ("images", np.zeros((2, 28, 28), np.int8), np.zeros(2, np.uint8), "uint8 images"),
         ("labels", np.zeros((2, 28, 28), np.uint8), np.zeros((2, 1), np.uint8), "uint8 labels"),
         ("counts", np.zeros((2, 28, 28), np.uint8), np.zeros(3, np.uint8), "2 images but"),
-        ("range", np.zeros((2, 28, 28), np.uint8), np.array([3, 10], np.uint8), "found 10"),
+        ("range", np.zeros((2, 28, 28), np.uint8), np.array([3, 10], np.uint8), "0..9, found 10"),
     ],
 )
 def test_load_mnist_refuses_files_that_are_not_mnist_shaped(
@@ -377,7 +436,9 @@ def test_load_mnist_refuses_one_changed_byte_in_a_real_copy(tmp_path):
     data[100] = (data[100] + 1) % 10
     (tmp_path / f"{name}.gz").unlink()
     (tmp_path / name).write_bytes(bytes(data))
-    with pytest.raises(ChecksumError, match=rf"'{name}': expected {datasets._MNIST_FILES[name]}"):
+    expected = datasets._DATASETS["mnist"].files[3]
+    assert expected.name == name
+    with pytest.raises(ChecksumError, match=rf"{name}': expected {expected.sha256}"):
         load_mnist(data_dir=tmp_path)
 
 
@@ -386,3 +447,123 @@ def test_load_mnist_missing_file(tmp_path, pinned_to):
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(FileNotFoundError, match="t10k-labels-idx1-ubyte"):
         load_mnist(data_dir=tmp_path)
+
+
+def test_load_mnist_refuses_a_truncated_or_padded_file_by_its_pinned_size(tmp_path, pinned_to):
+    contents = write_fake_mnist(tmp_path)
+    pinned_to(contents)
+    name = "train-images-idx3-ubyte"
+    (tmp_path / f"{name}.gz").unlink()
+    images = parse_idx(contents[name])
+    (tmp_path / name).write_bytes(make_idx(images[:2]))
+    with pytest.raises(IDXFormatError, match=f"{name}: the decompressed file has 1584 bytes"):
+        load_mnist(data_dir=tmp_path)
+    (tmp_path / name).write_bytes(contents[name] + bytes(10_000))
+    with pytest.raises(IDXFormatError, match="larger than the"):
+        load_mnist(data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("key", list(LOADERS))
+def test_every_loader_reads_gz_files_from_data_dir(tmp_path, monkeypatch, key):
+    contents = write_fake_mnist(tmp_path, n_samples=4)
+    for name, data in contents.items():
+        (tmp_path / name).unlink(missing_ok=True)
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+    pin(monkeypatch, key, contents, gz=key == "kmnist")
+    (x_train, y_train), (x_test, y_test) = LOADERS[key](data_dir=tmp_path)
+    assert (x_train.shape, x_test.shape) == ((4, 784), (4, 784))
+    assert (y_train.dtype, x_train.dtype) == (np.int64, np.uint8)
+    np.testing.assert_array_equal(y_test, parse_idx(contents["t10k-labels-idx1-ubyte"]))
+
+
+@pytest.mark.parametrize("key", list(LOADERS))
+@pytest.mark.parametrize("bad_label", [10, 11, 255])
+def test_every_loader_refuses_labels_outside_its_classes(tmp_path, monkeypatch, key, bad_label):
+    contents = write_fake_mnist(tmp_path, n_samples=4)
+    labels = np.array([0, 9, bad_label, 1], dtype=np.uint8)
+    contents["t10k-labels-idx1-ubyte"] = make_idx(labels)
+    for name, data in contents.items():
+        (tmp_path / name).unlink(missing_ok=True)
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+    pin(monkeypatch, key, contents, gz=key == "kmnist")
+    title = datasets._DATASETS[key].title
+    message = f"t10k-labels-idx1-ubyte: {title} labels must be in 0..9, found {bad_label}"
+    with pytest.raises(IDXFormatError, match=message):
+        LOADERS[key](data_dir=tmp_path)
+
+
+def test_kmnist_refuses_files_other_than_the_published_gz(tmp_path, monkeypatch):
+    contents = write_fake_mnist(tmp_path)
+    for name, data in contents.items():
+        (tmp_path / name).unlink(missing_ok=True)
+        (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+    pin(monkeypatch, "kmnist", contents, gz=True)
+    name = "train-labels-idx1-ubyte"
+    (tmp_path / f"{name}.gz").write_bytes(gzip.compress(contents[name], mtime=1))
+    with pytest.raises(ChecksumError, match=f"{name}.gz"):
+        load_kmnist(data_dir=tmp_path)
+    (tmp_path / f"{name}.gz").unlink()
+    (tmp_path / name).write_bytes(contents[name])
+    with pytest.raises(IDXFormatError, match="only the digest of the published"):
+        load_kmnist(data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("key", list(LOADERS))
+def test_loaders_without_files_or_download_name_the_places_to_put_them(monkeypatch, key):
+    """As on a machine without the bundled MNIST or Debian's Fashion-MNIST."""
+    monkeypatch.setattr(datasets, "_load_bundled_mnist", lambda: None)
+    spec = datasets._DATASETS[key]
+    monkeypatch.setitem(datasets._DATASETS, key, dataclasses.replace(spec, system_dirs=()))
+    cache = datasets.get_cache_dir() / key
+    with pytest.raises(FileNotFoundError, match="download=False") as info:
+        LOADERS[key](download=False)
+    message = str(info.value)
+    assert str(cache) in message
+    assert f"{datasets._DATASETS[key].loader}(data_dir=...)" in message
+    assert "t10k-labels-idx1-ubyte.gz" in message
+
+
+def test_the_pinned_tables_are_complete():
+    assert set(datasets._DATASETS) == set(datasets.MIRRORS) == set(LOADERS)
+    for spec in datasets._DATASETS.values():
+        assert [pinned.name for pinned in spec.files] == [
+            "train-images-idx3-ubyte",
+            "train-labels-idx1-ubyte",
+            "t10k-images-idx3-ubyte",
+            "t10k-labels-idx1-ubyte",
+        ]
+        for pinned in spec.files:
+            assert pinned.sha256 is not None or pinned.gz_sha256 is not None
+
+
+@pytest.fixture(scope="module")
+def debian_fashion_mnist():
+    if not all((DEBIAN_FASHION_MNIST / f"{name}.gz").is_file() for name in datasets._FILE_NAMES):
+        pytest.skip("Debian's dataset-fashion-mnist is not installed")
+    return load_fashion_mnist(download=False, mirrors=[])
+
+
+def test_load_fashion_mnist_from_the_debian_package(debian_fashion_mnist):
+    (x_train, y_train), (x_test, y_test) = debian_fashion_mnist
+    assert (x_train.shape, y_train.shape) == ((60_000, 784), (60_000,))
+    assert (x_test.shape, y_test.shape) == ((10_000, 784), (10_000,))
+    assert (x_train.dtype, y_train.dtype) == (np.uint8, np.int64)
+    np.testing.assert_array_equal(y_train[:10], [9, 0, 0, 3, 0, 2, 7, 2, 5, 5])
+    np.testing.assert_array_equal(y_test[:10], [9, 2, 1, 1, 6, 1, 4, 6, 5, 7])
+    np.testing.assert_array_equal(np.bincount(y_train), [6000] * 10)
+    np.testing.assert_array_equal(np.bincount(y_test), [1000] * 10)
+    images = read_idx(DEBIAN_FASHION_MNIST / "t10k-images-idx3-ubyte.gz")
+    np.testing.assert_array_equal(x_test, images.reshape(10_000, 784))
+
+
+def test_load_fashion_mnist_prefers_data_dir_to_the_debian_package(
+    debian_fashion_mnist, tmp_path, monkeypatch
+):
+    contents = write_fake_mnist(tmp_path)
+    spec = datasets._DATASETS["fashion_mnist"]
+    pin(monkeypatch, "fashion_mnist", contents)
+    (x_train, _), _ = load_fashion_mnist(data_dir=tmp_path)
+    assert x_train.shape == (3, 784)
+    monkeypatch.setitem(datasets._DATASETS, "fashion_mnist", spec)
+    with pytest.raises(IDXFormatError, match=r"train-images-idx3-ubyte\.gz: the decompressed file"):
+        load_fashion_mnist(data_dir=tmp_path)

@@ -6,7 +6,16 @@ Start with :func:`build_mlp` and :func:`fit`, or with the seed-compatible
 
 from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
 from .compat import NeuralNetwork, one_hot_encode
-from .datasets import ChecksumError, IDXFormatError, load_mnist, read_idx
+from .datasets import (
+    ChecksumError,
+    DownloadError,
+    IDXFormatError,
+    get_cache_dir,
+    load_fashion_mnist,
+    load_kmnist,
+    load_mnist,
+    read_idx,
+)
 from .initializers import INITIALIZERS, he_normal, he_uniform, xavier_normal, xavier_uniform
 from .layers import Dense, Dropout, FlatParameters, Layer, Parameter
 from .losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax, softmax
@@ -49,6 +58,7 @@ __all__ = [
     "Constant",
     "Cosine",
     "Dense",
+    "DownloadError",
     "Dropout",
     "EarlyStopping",
     "FlatParameters",
@@ -75,9 +85,12 @@ __all__ = [
     "clip_by_global_norm",
     "evaluate",
     "fit",
+    "get_cache_dir",
     "he_normal",
     "he_uniform",
     "l2_penalty",
+    "load_fashion_mnist",
+    "load_kmnist",
     "load_mnist",
     "load_model",
     "log_softmax",

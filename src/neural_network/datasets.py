@@ -1,4 +1,4 @@
-"""IDX file reading and the bundled MNIST database.
+"""IDX files, and MNIST, Fashion-MNIST and Kuzushiji-MNIST: bundled, cached or downloaded.
 
 IDX is the format the MNIST files are distributed in. A file is a big-endian header
 followed by the array's elements in C (row-major) order:
@@ -21,6 +21,30 @@ labels (uint8, 1 dimension).
 Every refusal of a file's bytes is an :class:`IDXFormatError`, so one ``except`` clause
 catches malformed headers, truncated or oversized payloads, corrupt gzip streams and,
 through its subclass :class:`ChecksumError`, bytes whose SHA-256 is not the pinned one.
+
+Where the loaders find their files
+----------------------------------
+:func:`load_mnist`, :func:`load_fashion_mnist` and :func:`load_kmnist` look for the four
+files ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``
+and ``t10k-labels-idx1-ubyte`` (each decompressed, or as ``name.gz``), file by file:
+
+1. ``data_dir=`` when it is given, and then nowhere else (a missing file is a
+   ``FileNotFoundError``). Otherwise:
+2. for MNIST, the copy bundled with the package;
+3. for Fashion-MNIST, ``/usr/share/datasets/fashion-mnist``, where Debian's package
+   ``dataset-fashion-mnist`` installs it;
+4. the cache, ``get_cache_dir() / key`` with ``key`` one of ``mnist``, ``fashion_mnist``,
+   ``kmnist``: ``$NEURAL_NETWORK_DATA`` or the platform's per-user cache folder;
+5. a download of ``name.gz`` from each of ``MIRRORS[key]`` (or ``mirrors=``) in turn.
+
+Every file is checked against its pinned size and SHA-256 digest each time it is read,
+wherever it comes from. A download is written to a temporary file in the cache folder,
+checked, and only then moved into place with :func:`os.replace`, so a failed, truncated or
+tampered download leaves nothing behind; when every mirror fails, :class:`DownloadError`
+lists each URL with its reason and says where to put the files by hand. A cached file that
+fails its check (a disk error, an interrupted copy) is deleted and downloaded again, with a
+``RuntimeWarning``; with ``download=False`` the check's error is raised instead. A bad
+file anywhere else is always an error: the loaders never skip a copy the user put there.
 """
 
 from __future__ import annotations
@@ -28,12 +52,20 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import importlib.resources
+import io
 import math
 import os
 import struct
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -43,8 +75,13 @@ if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
 __all__ = [
+    "MIRRORS",
     "ChecksumError",
+    "DownloadError",
     "IDXFormatError",
+    "get_cache_dir",
+    "load_fashion_mnist",
+    "load_kmnist",
     "load_mnist",
     "parse_idx",
     "read_idx",
@@ -64,18 +101,6 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # Read decompressed data in pieces of this size so that a header claiming a large
 # payload costs memory only for the bytes that are really there.
 _READ_CHUNK = 1 << 24
-
-# SHA-256 of the *decompressed* canonical MNIST files. The digest of the .gz bytes
-# depends on the compressor's settings and mtime, the decompressed bytes do not.
-_MNIST_FILES: dict[str, str] = {
-    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-}
-_MNIST_IMAGE_SHAPE = (28, 28)
-_MNIST_N_CLASSES = 10
-_MNIST_MAX_ELEMENTS = 60_000 * 28 * 28
 
 
 class IDXFormatError(ValueError):
@@ -293,27 +318,390 @@ def verify_sha256(data: bytes | bytearray | memoryview, expected: str, name: str
         raise ChecksumError(name, expected, actual)
 
 
-def _find_mnist_file(directory: Traversable, name: str) -> Traversable:
+class DownloadError(OSError):
+    """No mirror delivered a dataset file with the pinned size and digest.
+
+    Raised by the loaders after every mirror has been tried for one file. Nothing is left
+    in the cache for that file: each download goes to a temporary file that is moved into
+    place only after its size and digest check out, and is deleted otherwise.
+
+    Attributes:
+        dataset: The dataset's name, e.g. ``"Fashion-MNIST"``.
+        file_name: The file that could not be fetched, e.g. ``"train-images-idx3-ubyte.gz"``.
+        attempts: ``(url, reason)`` for every URL tried, in the order tried.
+        cache_dir: The folder the file was to be saved in.
+    """
+
+    def __init__(
+        self,
+        dataset: str,
+        file_name: str,
+        attempts: list[tuple[str, str]],
+        cache_dir: Path,
+        how_to_install: str,
+    ) -> None:
+        tried = "".join(f"\n  {url}: {reason}" for url, reason in attempts)
+        super().__init__(
+            f"Could not download {file_name} of {dataset}; tried:"
+            f"{tried or ' nothing, no mirrors are configured'}\n{how_to_install}"
+        )
+        self.dataset = dataset
+        self.file_name = file_name
+        self.attempts = attempts
+        self.cache_dir = cache_dir
+
+
+@dataclass(frozen=True)
+class _PinnedFile:
+    """What one canonical file must be.
+
+    ``size`` and ``sha256`` describe the decompressed IDX bytes, which do not depend on
+    the compressor (Debian's Fashion-MNIST .gz files differ from upstream's, their
+    contents do not). Where only the published .gz is known, ``sha256`` is None and
+    ``gz_size``/``gz_sha256`` pin that exact .gz file instead.
+    """
+
+    name: str
+    size: int
+    sha256: str | None
+    gz_size: int | None = None
+    gz_sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class _DatasetSpec:
+    key: str
+    title: str
+    loader: str
+    files: tuple[_PinnedFile, ...]
+    system_dirs: tuple[str, ...] = ()
+    system_hint: str = ""
+    n_classes: int = 10
+
+
+_FILE_NAMES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+# 60,000 and 10,000 images of 28x28 uint8 after a 16-byte header; labels after 8 bytes.
+_FILE_SIZES = (47_040_016, 60_008, 7_840_016, 10_008)
+_IMAGE_SHAPE = (28, 28)
+_MAX_ELEMENTS = 60_000 * 28 * 28
+
+# Provenance of the pins. MNIST: computed from the bundled files. Fashion-MNIST: computed
+# from the files of Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1, whose .gz
+# files are recompressed (their MD5s differ from upstream's) but whose contents have the
+# same digests that other projects publish for upstream's files. Kuzushiji-MNIST: the
+# SHA-256 and size of each published .gz as torchvision and others list them; no
+# decompressed digest is published, and none could be computed here.
+_DATASETS: dict[str, _DatasetSpec] = {
+    "mnist": _DatasetSpec(
+        key="mnist",
+        title="MNIST",
+        loader="load_mnist",
+        files=tuple(
+            _PinnedFile(name, size, sha256)
+            for name, size, sha256 in zip(
+                _FILE_NAMES,
+                _FILE_SIZES,
+                (
+                    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+                ),
+                strict=True,
+            )
+        ),
+    ),
+    "fashion_mnist": _DatasetSpec(
+        key="fashion_mnist",
+        title="Fashion-MNIST",
+        loader="load_fashion_mnist",
+        files=tuple(
+            _PinnedFile(name, size, sha256)
+            for name, size, sha256 in zip(
+                _FILE_NAMES,
+                _FILE_SIZES,
+                (
+                    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+                ),
+                strict=True,
+            )
+        ),
+        system_dirs=("/usr/share/datasets/fashion-mnist",),
+        system_hint=(
+            "On Debian and its derivatives, `apt-get install dataset-fashion-mnist` installs "
+            "them in /usr/share/datasets/fashion-mnist, where they are found without a download."
+        ),
+    ),
+    "kmnist": _DatasetSpec(
+        key="kmnist",
+        title="Kuzushiji-MNIST",
+        loader="load_kmnist",
+        files=tuple(
+            _PinnedFile(name, size, None, gz_size, gz_sha256)
+            for name, size, gz_size, gz_sha256 in zip(
+                _FILE_NAMES,
+                _FILE_SIZES,
+                (18_165_135, 29_497, 3_041_136, 5_120),
+                (
+                    "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
+                    "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
+                    "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
+                    "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
+                ),
+                strict=True,
+            )
+        ),
+    ),
+}
+
+MIRRORS: dict[str, tuple[str, ...]] = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    ),
+    "fashion_mnist": (
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+        "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+    ),
+    "kmnist": (
+        "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+        "http://codh.rois.ac.jp/kmnist/dataset/kmnist/",
+    ),
+}
+"""Base URLs tried in order for each dataset's ``<file name>.gz``; ``mirrors=`` overrides.
+
+Plain-HTTP mirrors are safe to use because every file is checked against a pinned digest
+before it is kept.
+"""
+
+_DOWNLOAD_TIMEOUT_S = 30.0
+_DOWNLOAD_CHUNK = 1 << 20
+_USER_AGENT = "neural_network (Python urllib)"
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def get_cache_dir() -> Path:
+    """Return the folder that downloaded datasets are kept in (it may not exist yet).
+
+    ``$NEURAL_NETWORK_DATA`` if it is set and not empty; otherwise the platform's per-user
+    cache folder: ``%LOCALAPPDATA%\\neural_network\\Cache`` on Windows,
+    ``~/Library/Caches/neural_network`` on macOS, and ``$XDG_CACHE_HOME/neural_network``
+    elsewhere (``~/.cache/neural_network`` when ``XDG_CACHE_HOME`` is unset or not an
+    absolute path, as the XDG specification says). Each dataset has a subfolder there:
+    ``mnist``, ``fashion_mnist``, ``kmnist``.
+
+    Returns:
+        The folder (no subfolder).
+    """
+    configured = os.environ.get("NEURAL_NETWORK_DATA")
+    if configured:
+        return Path(configured).expanduser()
+    if sys.platform == "win32":
+        local_app_data = os.environ.get("LOCALAPPDATA")
+        base = Path(local_app_data) if local_app_data else Path.home() / "AppData" / "Local"
+        return base / "neural_network" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "neural_network"
+    xdg_cache = os.environ.get("XDG_CACHE_HOME", "")
+    base = Path(xdg_cache) if os.path.isabs(xdg_cache) else Path.home() / ".cache"
+    return base / "neural_network"
+
+
+def _file_size_limit(pinned: _PinnedFile) -> int:
+    """The most bytes worth reading for a file, compressed or not.
+
+    Deflate can grow incompressible data a little (5 bytes per stored block of up to
+    64 KiB, plus gzip's header and trailer), so allow a margin over the decompressed size.
+    """
+    return max(pinned.size, pinned.gz_size or 0) + pinned.size // 1000 + 1024
+
+
+def _check_size(actual: int, expected: int | None, what: str, source: str) -> None:
+    if expected is not None and actual != expected:
+        raise IDXFormatError(
+            f"{source}: {what} {actual} bytes, expected {expected}; "
+            "the file is truncated or is not the canonical one"
+        )
+
+
+def _decode_verified(content: bytes, pinned: _PinnedFile, source: str) -> np.ndarray:
+    """Check a file's bytes (gzip or not) against its pinned size and digest, then parse.
+
+    The digest of the decompressed bytes is preferred, as any compression of the right
+    contents passes it; where only the published .gz is pinned, that exact .gz is required.
+    """
+    is_gzip = content[:2] == _GZIP_MAGIC
+    if pinned.sha256 is None:
+        if not is_gzip or pinned.gz_sha256 is None:
+            raise IDXFormatError(
+                f"{source}: only the digest of the published {pinned.name}.gz is pinned, "
+                "so a decompressed copy cannot be verified; use the .gz file as published"
+            )
+        _check_size(len(content), pinned.gz_size, "the compressed file has", source)
+        verify_sha256(content, pinned.gz_sha256, source)
+    data = _read_idx_file(io.BytesIO(content), source, _MAX_ELEMENTS)
+    _check_size(len(data), pinned.size, "the decompressed file has", source)
+    if pinned.sha256 is not None:
+        verify_sha256(data, pinned.sha256, source)
+    return parse_idx(data, max_elements=_MAX_ELEMENTS)
+
+
+def _read_verified(source: Traversable, pinned: _PinnedFile) -> np.ndarray:
+    limit = _file_size_limit(pinned)
+    with source.open("rb") as file:
+        content = file.read(limit + 1)
+    if len(content) > limit:
+        raise IDXFormatError(
+            f"{source}: larger than the {limit} bytes that {pinned.name} can take; "
+            "not the canonical file"
+        )
+    return _decode_verified(content, pinned, str(source))
+
+
+def _find_file(directory: Traversable, name: str) -> Traversable | None:
+    """``name`` if it is in ``directory``, else ``name.gz``, else None."""
     for candidate in (directory / name, directory / f"{name}.gz"):
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"MNIST file {name!r} (or {name}.gz) not found in {str(directory)!r}")
+    return None
 
 
-def _read_mnist_file(directory: Traversable, name: str) -> np.ndarray:
-    source = _find_mnist_file(directory, name)
-    with source.open("rb") as file:
-        data = _read_idx_file(file, source.name, _MNIST_MAX_ELEMENTS)
-    verify_sha256(data, _MNIST_FILES[name], source.name)
-    return parse_idx(data, max_elements=_MNIST_MAX_ELEMENTS)
+def _how_to_install(spec: _DatasetSpec, cache: Path) -> str:
+    names = ", ".join(f"{pinned.name}.gz" for pinned in spec.files)
+    form = (
+        "as published"
+        if any(pinned.sha256 is None for pinned in spec.files)
+        else "gzip-compressed or decompressed without the .gz"
+    )
+    text = (
+        f"To install {spec.title} by hand, download {names} ({form}) and put them in "
+        f"{cache}, or in a folder of your choice passed as {spec.loader}(data_dir=...)."
+    )
+    return f"{text} {spec.system_hint}" if spec.system_hint else text
 
 
-def _load_mnist_split(directory: Traversable, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+class _BadResponse(OSError):
+    """A response that cannot be the file: truncated, or longer than the file can be."""
+
+
+def _describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        exc = exc.reason if isinstance(exc.reason, BaseException) else exc
+        if not isinstance(exc, TimeoutError):
+            return str(exc)
+    if isinstance(exc, TimeoutError):
+        return f"timed out after {_DOWNLOAD_TIMEOUT_S:g} s"
+    return str(exc) or type(exc).__name__
+
+
+def _fetch(url: str, pinned: _PinnedFile, cache: Path) -> np.ndarray:
+    """Download ``url`` into ``cache`` as ``pinned``; keep it only if it verifies.
+
+    Returns the parsed array. On any failure the temporary file is removed and nothing is
+    left at the cache path.
+    """
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{pinned.name}.", suffix=".part", dir=cache)
+    temporary_path = Path(temporary)
+    try:
+        limit = _file_size_limit(pinned)
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        with (
+            os.fdopen(descriptor, "wb") as out,
+            urllib.request.urlopen(request, timeout=_DOWNLOAD_TIMEOUT_S) as response,
+        ):
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise _BadResponse(f"{declared} bytes announced, more than the {limit} expected")
+            received = 0
+            while True:
+                try:
+                    chunk = response.read(_DOWNLOAD_CHUNK)
+                except http.client.IncompleteRead as exc:
+                    received += len(exc.partial)
+                    break
+                if not chunk:
+                    break
+                received += len(chunk)
+                if received > limit:
+                    raise _BadResponse(f"the response is longer than the {limit} bytes expected")
+                out.write(chunk)
+        # http.client does not reliably report a body cut short of its Content-Length.
+        if declared.isdigit() and received != int(declared):
+            raise _BadResponse(f"truncated: received {received} of {declared} bytes")
+        content = temporary_path.read_bytes()
+        array = _decode_verified(content, pinned, url.rsplit("/", 1)[-1])
+        final = cache / (f"{pinned.name}.gz" if content[:2] == _GZIP_MAGIC else pinned.name)
+        temporary_path.chmod(0o644)
+        os.replace(temporary_path, final)
+        return array
+    finally:
+        temporary_path.unlink(missing_ok=True)
+
+
+def _download(
+    spec: _DatasetSpec, pinned: _PinnedFile, cache: Path, mirrors: tuple[str, ...]
+) -> np.ndarray:
+    cache.mkdir(parents=True, exist_ok=True)
+    attempts: list[tuple[str, str]] = []
+    for base in mirrors:
+        url = f"{base.rstrip('/')}/{pinned.name}.gz"
+        try:
+            return _fetch(url, pinned, cache)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            attempts.append((url, _describe_failure(exc)))
+    raise DownloadError(
+        spec.title, f"{pinned.name}.gz", attempts, cache, _how_to_install(spec, cache)
+    )
+
+
+def _load_file(
+    spec: _DatasetSpec, pinned: _PinnedFile, download: bool, mirrors: tuple[str, ...]
+) -> np.ndarray:
+    """One file from the system folders, else the cache, else a download."""
+    for directory in spec.system_dirs:
+        source = _find_file(Path(directory), pinned.name)
+        if source is not None:
+            return _read_verified(source, pinned)
+    cache = get_cache_dir() / spec.key
+    while (source := _find_file(cache, pinned.name)) is not None:
+        try:
+            return _read_verified(source, pinned)
+        except IDXFormatError as exc:
+            if not download:
+                raise
+            warnings.warn(
+                f"Deleting the cached {source}, which failed verification, "
+                f"to download it again: {exc}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            source.unlink()
+    if not download:
+        where = ", ".join([*spec.system_dirs, str(cache)])
+        raise FileNotFoundError(
+            f"{spec.title} file {pinned.name} (or {pinned.name}.gz) is not in {where}, and "
+            f"download=False. {_how_to_install(spec, cache)}"
+        )
+    return _download(spec, pinned, cache, mirrors)
+
+
+def _check_split(spec: _DatasetSpec, images: np.ndarray, labels: np.ndarray, prefix: str) -> Split:
+    """Check one split's images and labels fit together; return them flattened, int64."""
     images_name = f"{prefix}-images-idx3-ubyte"
     labels_name = f"{prefix}-labels-idx1-ubyte"
-    images = _read_mnist_file(directory, images_name)
-    labels = _read_mnist_file(directory, labels_name)
-    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != _MNIST_IMAGE_SHAPE:
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != _IMAGE_SHAPE:
         raise IDXFormatError(
             f"{images_name}: expected uint8 images of shape (n, 28, 28), "
             f"got {images.dtype.name} of shape {images.shape}"
@@ -327,47 +715,106 @@ def _load_mnist_split(directory: Traversable, prefix: str) -> tuple[np.ndarray, 
         raise IDXFormatError(
             f"{images_name} holds {len(images)} images but {labels_name} holds {len(labels)} labels"
         )
-    if labels.size and labels.max() >= _MNIST_N_CLASSES:
+    if labels.size and labels.max() >= spec.n_classes:
         raise IDXFormatError(
-            f"{labels_name}: labels must be in 0..{_MNIST_N_CLASSES - 1}, found {labels.max()}"
+            f"{labels_name}: {spec.title} labels must be in 0..{spec.n_classes - 1}, "
+            f"found {labels.max()}"
         )
-    x = images.reshape(len(images), -1)
-    y = labels.astype(np.int64)
-    x.flags.writeable = False
-    y.flags.writeable = False
-    return x, y
+    return images.reshape(len(images), -1), labels.astype(np.int64)
 
 
-@functools.lru_cache(maxsize=4)
-def _load_mnist_cached(
-    data_dir: Path | None,
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    if data_dir is None:
-        directory: Traversable = importlib.resources.files("neural_network") / "data" / "mnist"
-    else:
-        directory = data_dir
-    return _load_mnist_split(directory, "train"), _load_mnist_split(directory, "t10k")
+def _check_split_arrays(spec: _DatasetSpec, arrays: list[np.ndarray]) -> tuple[Split, Split]:
+    train_images, train_labels, test_images, test_labels = arrays
+    return (
+        _check_split(spec, train_images, train_labels, "train"),
+        _check_split(spec, test_images, test_labels, "t10k"),
+    )
+
+
+def _resolve_mirrors(key: str, mirrors: Sequence[str] | None) -> tuple[str, ...]:
+    if mirrors is None:
+        return tuple(MIRRORS[key])
+    if isinstance(mirrors, (str, bytes)) or not isinstance(mirrors, Sequence):
+        raise TypeError(f"mirrors must be a sequence of URLs, got {type(mirrors).__name__}")
+    for url in mirrors:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"mirrors must be http:// or https:// URLs, got {url!r}")
+    return tuple(mirrors)
+
+
+def _load_dataset(
+    key: str,
+    data_dir: str | os.PathLike[str] | None,
+    download: bool,
+    mirrors: Sequence[str] | None,
+) -> tuple[Split, Split]:
+    spec = _DATASETS[key]
+    resolved_mirrors = _resolve_mirrors(key, mirrors)
+    arrays = []
+    for pinned in spec.files:
+        if data_dir is None:
+            arrays.append(_load_file(spec, pinned, download, resolved_mirrors))
+            continue
+        source = _find_file(Path(data_dir), pinned.name)
+        if source is None:
+            raise FileNotFoundError(
+                f"{spec.title} file {pinned.name!r} (or {pinned.name}.gz) not found in "
+                f"{os.fspath(data_dir)!r}"
+            )
+        arrays.append(_read_verified(source, pinned))
+    return _check_split_arrays(spec, arrays)
+
+
+def _bundled_mnist_sources() -> list[Traversable] | None:
+    """The bundled MNIST files, in ``_FILE_NAMES`` order, or None if any is missing."""
+    directory = importlib.resources.files("neural_network") / "data" / "mnist"
+    sources = [_find_file(directory, name) for name in _FILE_NAMES]
+    return None if None in sources else sources
+
+
+@functools.lru_cache(maxsize=1)
+def _load_bundled_mnist() -> tuple[Split, Split] | None:
+    """The bundled MNIST, read-only, decoded once per process; None if it is missing."""
+    sources = _bundled_mnist_sources()
+    if sources is None:
+        return None
+    spec = _DATASETS["mnist"]
+    arrays = [
+        _read_verified(source, pinned) for source, pinned in zip(sources, spec.files, strict=True)
+    ]
+    splits = _check_split_arrays(spec, arrays)
+    for split in splits:
+        for array in split:
+            array.flags.writeable = False
+    return splits
 
 
 def load_mnist(
     data_dir: str | os.PathLike[str] | None = None,
-) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """Load MNIST, from the copy bundled with the package or from a folder.
+    *,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+) -> tuple[Split, Split]:
+    """Load MNIST (handwritten digits 0-9), from the copy bundled with the package by default.
 
-    Every file's decompressed bytes are checked against a pinned SHA-256 digest, then
-    the images are checked to be uint8 of shape (n, 28, 28), the labels uint8 of shape
-    (n,) with values 0..9, and the two counts to agree.
+    Where the files come from (see the module docstring): with ``data_dir``, that folder
+    and nowhere else; otherwise the bundled copy, and should it be missing (a trimmed
+    install), the cache ``get_cache_dir() / "mnist"``, then a download from ``mirrors``.
+    Every file's decompressed bytes are checked against a pinned size and SHA-256 each
+    time they are read; then the images are checked to be uint8 of shape (n, 28, 28), the
+    labels uint8 of shape (n,) with values 0..9, and the two counts to agree.
 
-    The decoded arrays are cached for the life of the process (per folder), and each
-    call returns fresh copies (about 20 ms for the 55 MB), so a caller may modify what it
-    gets without affecting later calls.
+    The bundled copy is decoded once per process, and each call returns fresh copies (about
+    20 ms for the 55 MB), so a caller may modify what it gets without affecting later calls.
 
     Args:
-        data_dir: A folder holding the four canonical files, each either as ``name.gz``
-            or decompressed as ``name`` (``train-images-idx3-ubyte``,
-            ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
-            ``t10k-labels-idx1-ubyte``); where both exist the decompressed one is used.
-            ``None`` uses the bundled copy.
+        data_dir: A folder holding the four files ``train-images-idx3-ubyte``,
+            ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
+            ``t10k-labels-idx1-ubyte``, each as ``name.gz`` or decompressed as ``name``
+            (the decompressed one is used where both exist). ``None``: see above.
+        download: Whether a file found nowhere else may be downloaded.
+        mirrors: Base URLs (http or https) to fetch ``name.gz`` from, in order; ``None``
+            uses ``MIRRORS["mnist"]``.
 
     Returns:
         ``(x_train, y_train), (x_test, y_test)``: ``x`` is uint8 of shape (n, 784), each
@@ -375,10 +822,106 @@ def load_mnist(
         60,000 training and 10,000 test samples.
 
     Raises:
-        FileNotFoundError: If a file is missing from ``data_dir``.
+        FileNotFoundError: If a file is missing from ``data_dir``, or from everywhere with
+            ``download=False``.
+        DownloadError: If every mirror failed for a file.
         ChecksumError: If a file's decompressed bytes do not have the pinned digest.
-        IDXFormatError: If a file is corrupt or its contents are not MNIST-shaped.
+        IDXFormatError: If a file is corrupt or of the wrong size, or its contents are not
+            MNIST-shaped (labels outside 0..9 included).
+        TypeError: If ``mirrors`` is not a sequence.
+        ValueError: If a mirror is not an http or https URL.
     """
-    directory = None if data_dir is None else Path(data_dir).resolve()
-    (x_train, y_train), (x_test, y_test) = _load_mnist_cached(directory)
-    return (x_train.copy(), y_train.copy()), (x_test.copy(), y_test.copy())
+    if data_dir is None and (bundled := _load_bundled_mnist()) is not None:
+        (x_train, y_train), (x_test, y_test) = bundled
+        return (x_train.copy(), y_train.copy()), (x_test.copy(), y_test.copy())
+    return _load_dataset("mnist", data_dir, download, mirrors)
+
+
+def load_fashion_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+) -> tuple[Split, Split]:
+    """Load Fashion-MNIST (Zalando's 28x28 grey clothing images, 10 classes).
+
+    Where the files come from (see the module docstring): with ``data_dir``, that folder
+    and nowhere else; otherwise ``/usr/share/datasets/fashion-mnist``, where Debian's
+    package ``dataset-fashion-mnist`` installs them, then the cache
+    ``get_cache_dir() / "fashion_mnist"``, then a download from ``mirrors``. Every file's
+    decompressed bytes are checked against a pinned size and SHA-256 each time they are
+    read (so Debian's recompressed .gz files pass as well as upstream's); then the images
+    are checked to be uint8 of shape (n, 28, 28), the labels uint8 of shape (n,) with
+    values 0..9, and the two counts to agree.
+
+    Classes: 0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt,
+    7 sneaker, 8 bag, 9 ankle boot.
+
+    Args:
+        data_dir: A folder holding the four files ``train-images-idx3-ubyte``,
+            ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte`` and
+            ``t10k-labels-idx1-ubyte``, each as ``name.gz`` or decompressed as ``name``
+            (the decompressed one is used where both exist). ``None``: see above.
+        download: Whether a file found nowhere else may be downloaded.
+        mirrors: Base URLs (http or https) to fetch ``name.gz`` from, in order; ``None``
+            uses ``MIRRORS["fashion_mnist"]``.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)`` as :func:`load_mnist` returns them:
+        60,000 and 10,000 samples.
+
+    Raises:
+        FileNotFoundError: If a file is missing from ``data_dir``, or from everywhere with
+            ``download=False``.
+        DownloadError: If every mirror failed for a file.
+        ChecksumError: If a file's decompressed bytes do not have the pinned digest.
+        IDXFormatError: If a file is corrupt or of the wrong size, or its contents are not
+            shaped as above (labels outside 0..9 included).
+        TypeError: If ``mirrors`` is not a sequence.
+        ValueError: If a mirror is not an http or https URL.
+    """
+    return _load_dataset("fashion_mnist", data_dir, download, mirrors)
+
+
+def load_kmnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+) -> tuple[Split, Split]:
+    """Load Kuzushiji-MNIST (10 classes of cursive Japanese hiragana, 28x28 grey).
+
+    Where the files come from (see the module docstring): with ``data_dir``, that folder
+    and nowhere else; otherwise the cache ``get_cache_dir() / "kmnist"``, then a download
+    from ``mirrors``. Only the SHA-256 of the published ``.gz`` files is pinned for this
+    set, so the files must be those exact .gz files (a decompressed or recompressed copy is
+    refused); each is checked every time it is read, and its decompressed size too. Then the
+    images are checked to be uint8 of shape (n, 28, 28), the labels uint8 of shape (n,) with
+    values 0..9, and the two counts to agree.
+
+    Classes (Clanuwat et al., 2018, https://arxiv.org/abs/1812.01718): 0 o, 1 ki, 2 su,
+    3 tsu, 4 na, 5 ha, 6 ma, 7 ya, 8 re, 9 wo.
+
+    Args:
+        data_dir: A folder holding the four published files ``train-images-idx3-ubyte.gz``,
+            ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz`` and
+            ``t10k-labels-idx1-ubyte.gz``. ``None``: see above.
+        download: Whether a file found nowhere else may be downloaded.
+        mirrors: Base URLs (http or https) to fetch ``name.gz`` from, in order; ``None``
+            uses ``MIRRORS["kmnist"]``.
+
+    Returns:
+        ``(x_train, y_train), (x_test, y_test)`` as :func:`load_mnist` returns them:
+        60,000 and 10,000 samples.
+
+    Raises:
+        FileNotFoundError: If a file is missing from ``data_dir``, or from everywhere with
+            ``download=False``.
+        DownloadError: If every mirror failed for a file.
+        ChecksumError: If a .gz file does not have the pinned digest.
+        IDXFormatError: If a file is corrupt, of the wrong size or not compressed, or its
+            contents are not shaped as above (labels outside 0..9 included).
+        TypeError: If ``mirrors`` is not a sequence.
+        ValueError: If a mirror is not an http or https URL.
+    """
+    return _load_dataset("kmnist", data_dir, download, mirrors)
