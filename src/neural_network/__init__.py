@@ -4,6 +4,8 @@ Start with :func:`build_mlp` and :func:`fit`, or with the seed-compatible
 :class:`NeuralNetwork`. MNIST is bundled: ``(x_train, y_train), (x_test, y_test) = load_mnist()``.
 """
 
+import importlib.util
+
 from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
 from .compat import NeuralNetwork, one_hot_encode
 from .datasets import (
@@ -66,7 +68,6 @@ __all__ = [
     "IDXFormatError",
     "Layer",
     "LeakyReLU",
-    "MLPClassifier",
     "MinMaxScaler",
     "ModelFileError",
     "NeuralNetwork",
@@ -103,3 +104,8 @@ __all__ = [
     "xavier_normal",
     "xavier_uniform",
 ]
+
+# A star import must not fail without the optional scikit-learn: list the estimator only
+# where it can be imported (find_spec does not import scikit-learn).
+if importlib.util.find_spec("sklearn") is not None:
+    __all__.append("MLPClassifier")

@@ -97,7 +97,7 @@ class NeuralNetwork:
             raise ValueError("X_test and y_test must be given together")
         self.x_test = self.labels_test = None
         if X_test is not None:
-            x_test_rows = self._check_inputs(X_test, "X_test")
+            x_test_rows = self._check_inputs(X_test, "X_test", n_features=x_rows.shape[1])
             self.labels_test = self._check_one_hot(y_test, x_test_rows.shape[0], "y_test", "X_test")
             self.x_test = self.scaler.transform(x_test_rows)
         self.rng = np.random.default_rng(seed)
@@ -176,7 +176,8 @@ class NeuralNetwork:
                 accuracy is that of the epoch chosen on it.
             lr_decay: Factor applied to the learning rate every ``lr_decay_every`` epochs.
             lr_decay_every: Epochs between decays (the seed decays every 30).
-            min_delta: Smallest cost decrease that counts as improvement for early stopping.
+            min_delta: Smallest change of the monitored value (test accuracy, or train cost
+                without a test set) that counts as an improvement for early stopping.
             log_every: Print the log line every this many epochs (and after the last one).
             verbose: Show the progress bar and the log lines.
             checkpoint_path: Write a training checkpoint here every ``checkpoint_every``

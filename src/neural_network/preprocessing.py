@@ -69,8 +69,8 @@ class MinMaxScaler:
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray], dtype=np.float32) -> MinMaxScaler:
         scaler = cls(dtype)
-        scaler.min_ = np.asarray(state["min"], dtype=np.float64)
-        scaler.scale_ = np.asarray(state["scale"], dtype=np.float64)
+        scaler.min_ = np.array(state["min"], dtype=np.float64)
+        scaler.scale_ = np.array(state["scale"], dtype=np.float64)
         return scaler
 
 
