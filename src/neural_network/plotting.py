@@ -1,4 +1,5 @@
-"""Learning curves with matplotlib, imported lazily and without pyplot's global state.
+"""Figures with matplotlib, imported lazily and without pyplot's global state: learning curves,
+the learning rate, a confusion matrix, a grid of misclassified images, first-layer weights.
 
 Figures are built with ``matplotlib.figure.Figure`` so they work headless (no display, no
 backend switch) and are garbage-collected like any object; ``show=True`` opts into pyplot.
@@ -6,8 +7,12 @@ backend switch) and are garbage-collected like any object; ``show=True`` opts in
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -41,15 +46,16 @@ def plot_loss(
     history: History,
     *,
     title: str = "Cost",
+    val_label: str = "test/validation",
     path: str | os.PathLike | None = None,
     show: bool = False,
 ) -> Figure:
-    """Train (and validation, if recorded) loss per epoch."""
+    """Train (and validation, if recorded, labelled ``val_label``) loss per epoch."""
     fig = new_figure(show=show)
     ax = fig.add_subplot()
     ax.plot(history.epoch, history.train_loss, marker="o", markersize=3, label="train")
     if history.val_loss:
-        ax.plot(history.epoch, history.val_loss, marker="o", markersize=3, label="test/validation")
+        ax.plot(history.epoch, history.val_loss, marker="o", markersize=3, label=val_label)
     ax.set(xlabel="epoch", ylabel="cross-entropy", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -60,10 +66,12 @@ def plot_accuracy(
     history: History,
     *,
     title: str = "Accuracy",
+    val_label: str = "test/validation",
     path: str | os.PathLike | None = None,
     show: bool = False,
 ) -> Figure:
-    """Train (and validation, if recorded) accuracy per epoch, in percent."""
+    """Train (and validation, if recorded, labelled ``val_label``) accuracy per epoch, in
+    percent."""
     fig = new_figure(show=show)
     ax = fig.add_subplot()
     ax.plot(
@@ -79,9 +87,211 @@ def plot_accuracy(
             [100 * a for a in history.val_accuracy],
             marker="o",
             markersize=3,
-            label="test/validation",
+            label=val_label,
         )
     ax.set(xlabel="epoch", ylabel="accuracy (%)", title=title)
     ax.grid(alpha=0.3)
     ax.legend()
+    return finish_figure(fig, path=path, show=show)
+
+
+def plot_learning_rate(
+    history: History,
+    *,
+    title: str = "Learning rate",
+    path: str | os.PathLike | None = None,
+    show: bool = False,
+) -> Figure:
+    """The learning rate of each epoch, as a step curve on a log scale."""
+    fig = new_figure(show=show)
+    ax = fig.add_subplot()
+    ax.step(history.epoch, history.lr, where="post", marker="o", markersize=3)
+    positive = [lr for lr in history.lr if lr > 0]
+    if positive and max(positive) > min(positive):
+        ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel="learning rate", title=title)
+    ax.grid(alpha=0.3, which="both")
+    return finish_figure(fig, path=path, show=show)
+
+
+def plot_confusion_matrix(
+    matrix: np.ndarray,
+    *,
+    class_names: Sequence[str] | None = None,
+    title: str = "Confusion matrix",
+    path: str | os.PathLike | None = None,
+    show: bool = False,
+) -> Figure:
+    """Counts of (true class, predicted class) as a heat map, each cell labelled.
+
+    Args:
+        matrix: ``(n_classes, n_classes)`` counts; row ``i`` is true class ``i``, column
+            ``j`` the predicted class ``j``.
+        class_names: Tick labels; ``0 .. n_classes-1`` by default.
+
+    Raises:
+        ValueError: if ``matrix`` is not square or ``class_names`` has the wrong length.
+    """
+    matrix = np.asarray(matrix)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"matrix must be square; got shape {matrix.shape}")
+    n_classes = matrix.shape[0]
+    names = [str(k) for k in range(n_classes)] if class_names is None else list(class_names)
+    if len(names) != n_classes:
+        raise ValueError(f"class_names has {len(names)} names for {n_classes} classes")
+    side = max(4.5, 0.5 * n_classes + 2.0)
+    fig = new_figure(show=show, figsize=(side + 1.0, side))
+    ax = fig.add_subplot()
+    # Colour by the share of each true class, so that rare classes show their errors too.
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    fig.colorbar(image, ax=ax, label="share of the true class")
+    for i in range(n_classes):
+        for j in range(n_classes):
+            colour = "white" if shares[i, j] > 0.5 else "black"
+            ax.text(j, i, f"{matrix[i, j]:d}", ha="center", va="center", color=colour, fontsize=8)
+    ax.set_xticks(range(n_classes), names, rotation=45 if max(map(len, names)) > 2 else 0)
+    ax.set_yticks(range(n_classes), names)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    return finish_figure(fig, path=path, show=show)
+
+
+def _tile(
+    images: np.ndarray, n_columns: int, *, gap: int, gap_above: int = 0, fill: float = np.nan
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """One mosaic of ``(n, h, w)`` images, ``n_columns`` wide, ``gap`` pixels apart (and
+    ``gap_above`` more above each row, for labels). Drawing one image instead of one axes
+    per tile keeps a figure of 64 tiles fast. Returns the mosaic (``fill`` between tiles)
+    and each tile's top-centre in mosaic coordinates."""
+    n, height, width = images.shape[:3]
+    n_rows = max(1, math.ceil(n / n_columns))
+    cell_h, cell_w = height + gap + gap_above, width + gap
+    mosaic = np.full((n_rows * cell_h + gap, n_columns * cell_w + gap, *images.shape[3:]), fill)
+    anchors = []
+    for index, image in enumerate(images):
+        top = (index // n_columns) * cell_h + gap + gap_above
+        left = (index % n_columns) * cell_w + gap
+        mosaic[top : top + height, left : left + width] = image
+        anchors.append((left + (width - 1) / 2, top - 0.5))
+    return mosaic, anchors
+
+
+def _mosaic_figsize(mosaic: np.ndarray, width: float) -> tuple[float, float]:
+    """A figure size in inches that fits ``mosaic`` ``width`` inches wide, plus a title."""
+    return width + 0.4, width * mosaic.shape[0] / mosaic.shape[1] + 0.6
+
+
+def plot_misclassified(
+    images: np.ndarray,
+    labels: Sequence[int],
+    predicted: Sequence[int],
+    *,
+    image_shape: tuple[int, int] = (28, 28),
+    class_names: Sequence[str] | None = None,
+    max_images: int = 36,
+    n_columns: int = 9,
+    title: str = "Misclassified test images",
+    path: str | os.PathLike | None = None,
+    show: bool = False,
+) -> Figure:
+    """A grid of images, each labelled with its true and its predicted class.
+
+    Args:
+        images: ``(n, height * width)`` or ``(n, height, width)`` pixel values; the first
+            ``max_images`` are drawn, bright values dark (ink on paper).
+        labels: The true class of each image.
+        predicted: The predicted class of each image.
+        image_shape: ``(height, width)`` of one image.
+        class_names: Names to print for the classes; the class ids by default.
+        max_images: Most images to draw.
+        n_columns: Images per row.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    if len(images) != len(labels) or len(images) != len(predicted):
+        raise ValueError(
+            f"images, labels and predicted differ in length: "
+            f"{len(images)}, {len(labels)}, {len(predicted)}"
+        )
+    images = images[:max_images].reshape(-1, *image_shape)
+
+    def name(k) -> str:
+        return str(k) if class_names is None else str(class_names[int(k)])
+
+    if not len(images):
+        fig = new_figure(show=show, figsize=(6.0, 1.5))
+        ax = fig.add_subplot()
+        ax.set_axis_off()
+        ax.set_title(title)
+        ax.text(0.5, 0.5, "none", ha="center", va="center", fontsize=14)
+        return finish_figure(fig, path=path, show=show)
+    n_columns = min(n_columns, len(images))
+    mosaic, anchors = _tile(
+        images / max(float(images.max()), 1e-12),
+        n_columns,
+        gap=3,
+        gap_above=image_shape[0] // 2,
+        fill=0.0,
+    )
+    fig = new_figure(show=show, figsize=_mosaic_figsize(mosaic, max(4.5, 1.1 * n_columns)))
+    ax = fig.add_subplot()
+    ax.set_title(title)
+    ax.set_axis_off()
+    ax.imshow(mosaic, cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+    for (x, y), true, guess in zip(anchors, labels, predicted, strict=False):
+        label = f"true {name(true)}\npred {name(guess)}"
+        ax.text(x, y, label, ha="center", va="bottom", fontsize=7, linespacing=1.0)
+    return finish_figure(fig, path=path, show=show)
+
+
+def plot_first_layer_weights(
+    weight: np.ndarray,
+    *,
+    image_shape: tuple[int, int] = (28, 28),
+    max_units: int = 64,
+    inputs_used: np.ndarray | None = None,
+    n_columns: int = 8,
+    title: str = "First-layer weights",
+    path: str | os.PathLike | None = None,
+    show: bool = False,
+) -> Figure:
+    """Each hidden unit's incoming weights drawn as an image: what the unit looks for.
+
+    Red is a positive weight, blue a negative one, white zero; each unit has its own scale.
+
+    Args:
+        weight: The first Dense layer's ``(n_in, n_out)`` weights, ``n_in`` = height * width.
+        image_shape: ``(height, width)`` of one input image.
+        max_units: Most units to draw (the first ones).
+        inputs_used: ``(n_in,)`` booleans; the weights of inputs marked False (say pixels
+            that are blank in all training images, which the scaler maps to 0) have no
+            effect and are drawn grey.
+        n_columns: Units per row.
+
+    Raises:
+        ValueError: if ``weight`` does not have ``height * width`` rows.
+    """
+    from matplotlib import colormaps
+
+    weight = np.asarray(weight, dtype=np.float64)
+    if weight.ndim != 2 or weight.shape[0] != image_shape[0] * image_shape[1]:
+        raise ValueError(
+            f"weight must be ({image_shape[0] * image_shape[1]}, n_units) for images of shape "
+            f"{image_shape}; got {weight.shape}"
+        )
+    units = weight[:, :max_units].T.copy()
+    used = np.ones(weight.shape[0], dtype=bool)
+    if inputs_used is not None:
+        used = np.asarray(inputs_used, dtype=bool)
+    limits = np.abs(units[:, used]).max(axis=1, initial=0.0)
+    limits[limits == 0] = 1.0
+    colours = colormaps["RdBu_r"]((units / limits[:, None] + 1.0) / 2.0)  # (n, n_in, 4)
+    colours[:, ~used] = (0.75, 0.75, 0.75, 1.0)
+    n_columns = min(n_columns, max(1, len(units)))
+    mosaic, _ = _tile(colours.reshape(len(units), *image_shape, 4), n_columns, gap=2, fill=1.0)
+    fig = new_figure(show=show, figsize=_mosaic_figsize(mosaic, 1.0 * n_columns))
+    ax = fig.add_subplot()
+    ax.imshow(mosaic, interpolation="nearest")
+    ax.set_title(f"{title} ({len(units)} of {weight.shape[1]} units)")
+    ax.set_axis_off()
     return finish_figure(fig, path=path, show=show)

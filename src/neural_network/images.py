@@ -1,0 +1,201 @@
+"""Digits from image files, made to look like MNIST: grey, 28x28, centred by centre of mass.
+
+MNIST's digits were made this way (LeCun et al., http://yann.lecun.com/exdb/mnist/): each
+digit's bounding box was scaled to fit a 20x20 box, keeping its aspect ratio, with
+anti-aliasing, then placed in a 28x28 field so that its centre of mass lies at the field's
+centre. Ink is bright (255) on a black (0) background. :func:`prepare_digit` does the same to
+any picture of one digit; :func:`read_image` reads a PNG or JPEG file (or a ``.npy`` array)
+into the array it takes. NumPy and Pillow only.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+FIELD = 28  # side of an MNIST image
+BOX = 20  # side of the box the digit's bounding box is scaled to fit
+CENTRE = 14.0  # MNIST's mean centre of mass, in pixel indices, on both axes
+INK_THRESHOLD = 0.1  # fraction of the full ink level below which a pixel counts as background
+BORDER_FRACTION = 0.05  # width of the border ring that decides the background, per side
+
+
+def _to_grey(image: np.ndarray) -> np.ndarray:
+    """A 2-D float64 array from a grey ``(h, w)`` or an RGB(A) ``(h, w, 3|4)`` image."""
+    image = np.asarray(image)
+    if not np.issubdtype(image.dtype, np.number) or np.issubdtype(image.dtype, np.complexfloating):
+        raise ValueError(f"image must hold real numbers; got dtype {image.dtype}")
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        # ITU-R 601 luma, as Pillow's convert("L"); an alpha channel is ignored here.
+        image = image[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    if image.ndim != 2:
+        raise ValueError(
+            f"image must be 2-D (height, width) or (height, width, 3|4); got shape {image.shape}"
+        )
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"image is empty; got shape {image.shape}")
+    image = image.astype(np.float64)
+    if not np.isfinite(image).all():
+        raise ValueError("image holds NaN or infinite values")
+    return image
+
+
+def _border(image: np.ndarray) -> np.ndarray:
+    """The pixels of the ring along the edges, ``BORDER_FRACTION`` of the size wide."""
+    height, width = image.shape
+    width_px = max(1, round(min(height, width) * BORDER_FRACTION))
+    mask = np.ones(image.shape, dtype=bool)
+    mask[width_px : height - width_px, width_px : width - width_px] = False
+    return image[mask]
+
+
+def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resample a float image to ``(height, width)`` with Lanczos (anti-aliased) filtering."""
+    from PIL import Image
+
+    resized = Image.fromarray(image.astype(np.float32)).resize(
+        (width, height), Image.Resampling.LANCZOS
+    )
+    return np.clip(np.asarray(resized, dtype=np.float64), 0.0, None)
+
+
+def prepare_digit(image: np.ndarray) -> np.ndarray:
+    """Turn a picture of one digit into an MNIST-like input vector.
+
+    Steps: to grey; inverted when the border is brighter than the middle of the image's
+    range (dark ink on white paper); the border's median subtracted as the background and
+    the ink scaled to 0-255, faint pixels (under ``INK_THRESHOLD`` of the brightest) set to
+    0; cropped to the ink's bounding box, scaled (Lanczos) so that its longer side is 20
+    pixels keeping the aspect ratio; placed in a 28x28 field by whole pixels so that its
+    centre of mass is at (14, 14), MNIST's mean, or as near as the field allows.
+
+    Args:
+        image: ``(height, width)`` grey or ``(height, width, 3|4)`` RGB(A) values of any
+            range and size (0-255 and 0-1 work alike).
+
+    Returns:
+        ``(784,)`` uint8, the 28x28 field row by row, bright ink on black.
+
+    Raises:
+        ValueError: for an array that is not an image (shape, dtype, NaN) or a blank one.
+    """
+    grey = _to_grey(image)
+    low, high = float(grey.min()), float(grey.max())
+    border = _border(grey)
+    if border.mean() > (low + high) / 2:
+        grey = high + low - grey
+    background = float(np.median(_border(grey)))
+    ink = grey - background
+    peak = float(ink.max())
+    if not peak > 1e-6 * max(1.0, abs(high), abs(low)):
+        raise ValueError("the image is blank: no digit found")
+    ink /= peak
+    ink[ink < INK_THRESHOLD] = 0.0
+    rows = np.flatnonzero(ink.any(axis=1))
+    cols = np.flatnonzero(ink.any(axis=0))
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    scale = BOX / max(ink.shape)
+    height = max(1, min(BOX, round(ink.shape[0] * scale)))
+    width = max(1, min(BOX, round(ink.shape[1] * scale)))
+    box = _resize(ink, height, width)
+    if box.max() <= 0:  # a speck that resampling smeared away: keep it as one full pixel
+        box = np.ones((height, width))
+    box *= 255.0 / box.max()
+    mass = box.sum()
+    centre_row = (box.sum(axis=1) @ np.arange(height)) / mass
+    centre_col = (box.sum(axis=0) @ np.arange(width)) / mass
+    top = int(np.clip(round(CENTRE - centre_row), 0, FIELD - height))
+    left = int(np.clip(round(CENTRE - centre_col), 0, FIELD - width))
+    field = np.zeros((FIELD, FIELD))
+    field[top : top + height, left : left + width] = box
+    return np.clip(np.rint(field), 0, 255).astype(np.uint8).ravel()
+
+
+def _flatten_alpha(picture) -> np.ndarray:
+    """Grey values of a Pillow image; transparency is laid on the background the ink is not."""
+    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+        rgba = picture.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float64) / 255.0
+        grey = np.asarray(rgba.convert("L"), dtype=np.float64)
+        if alpha.min() < 1.0:
+            # Ink is what is opaque: bright ink goes on black, dark ink on white.
+            weight = alpha.sum()
+            ink_level = (grey * alpha).sum() / weight if weight > 0 else 0.0
+            background = 0.0 if ink_level > 127.5 else 255.0
+            return grey * alpha + background * (1.0 - alpha)
+        return grey
+    if picture.mode.startswith(("I", "F")):  # 16- and 32-bit grey: any range will do
+        return np.asarray(picture, dtype=np.float64)
+    return np.asarray(picture.convert("L"), dtype=np.float64)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read one image file as a 2-D float array of grey values.
+
+    PNG, JPEG and the other formats Pillow reads give grey values 0-255, transparency laid
+    on white (dark ink) or black (bright ink). A ``.npy`` file is read without pickle and
+    must hold 28x28 or 784 values in 0-255: it is taken to be in MNIST's format already.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ValueError: if it is not an image Pillow can read, or not a valid ``.npy`` array.
+    """
+    path = Path(path)
+    if not path.is_file():
+        if not path.exists():
+            raise FileNotFoundError(f"{os.fspath(path)}: no such file")
+        raise ValueError(f"{os.fspath(path)}: not a file")
+    if path.suffix.lower() == ".npy":
+        return _read_npy(path)
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as picture:
+            picture.load()
+            # A phone's photo may be stored sideways with an EXIF note to turn it.
+            return _flatten_alpha(ImageOps.exif_transpose(picture))
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as error:
+        raise ValueError(f"{os.fspath(path)}: not a readable image ({error})") from None
+
+
+def _read_npy(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as error:
+        raise ValueError(f"{os.fspath(path)}: not a readable .npy array ({error})") from None
+    if not isinstance(array, np.ndarray) or array.size != FIELD * FIELD or array.ndim > 2:
+        raise ValueError(
+            f"{os.fspath(path)}: a .npy digit must hold 28x28 or 784 values; "
+            f"got shape {getattr(array, 'shape', None)}"
+        )
+    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
+        raise ValueError(f"{os.fspath(path)}: a .npy digit must hold numbers; got {array.dtype}")
+    array = array.astype(np.float64).reshape(FIELD, FIELD)
+    if not (np.isfinite(array).all() and array.min() >= 0 and array.max() <= 255):
+        raise ValueError(f"{os.fspath(path)}: a .npy digit's values must lie in 0-255")
+    return array
+
+
+def load_digit(path: str | os.PathLike) -> np.ndarray:
+    """The ``(784,)`` uint8 input for one file: a picture goes through :func:`prepare_digit`,
+    a ``.npy`` array (already MNIST-shaped) is used as it is, rounded to integers.
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ValueError: if it cannot be read, or holds no digit.
+    """
+    image = read_image(path)
+    if Path(path).suffix.lower() == ".npy":
+        return np.rint(image).astype(np.uint8).ravel()
+    try:
+        return prepare_digit(image)
+    except ValueError as error:
+        raise ValueError(f"{os.fspath(path)}: {error}") from None
