@@ -1,0 +1,8 @@
+"""``python -m neural_network``: the command line of :mod:`neural_network.cli`."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
