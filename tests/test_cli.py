@@ -126,7 +126,9 @@ def test_figures_are_real_pictures(run, name):
 def test_every_fit_setting_is_a_flag():
     fit_parameters = set(inspect.signature(NeuralNetwork.fit).parameters)
     not_settings = {"self", "verbose", "checkpoint_path", "checkpoint_every", "resume_from"}
-    assert set(FIT_SETTINGS) == fit_parameters - not_settings
+    missing = fit_parameters - not_settings - set(FIT_SETTINGS)
+    assert not missing, f"NeuralNetwork.fit has arguments with no train flag: {missing}"
+    assert set(FIT_SETTINGS) <= fit_parameters
     help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     for name in FIT_SETTINGS:
         assert "--" + name.replace("_", "-") in help_text
@@ -370,6 +372,22 @@ def test_predict_npy_and_a_layered_model(tmp_path, test_digits, capsys):
     probs = model.predict_proba(test_digits[0][:1] / 255.0)[0]
     assert result["label"] == int(probs.argmax())
     assert list(result["probabilities"].values()) == pytest.approx(probs.tolist())
+
+
+def test_predict_with_an_mlp_classifier(tmp_path, test_digits, capsys):
+    pytest.importorskip("sklearn")
+    from neural_network import MLPClassifier
+
+    x, labels = test_digits
+    classifier = MLPClassifier(hidden_layer_sizes=(16,), epochs=1, random_state=0)
+    classifier.fit(x[:1000], labels[:1000]).save(tmp_path / "classifier.npz")
+    np.save(tmp_path / "digit.npy", x[0])
+    argv = ["predict", str(tmp_path / "classifier.npz"), str(tmp_path / "digit.npy"), "--json"]
+    assert main(argv) == 0
+    (result,) = json.loads(capsys.readouterr().out)
+    probs = classifier.predict_proba(x[:1])[0]
+    assert list(result["probabilities"].values()) == pytest.approx(probs.tolist())
+    assert result["label"] == classifier.predict(x[:1])[0]
 
 
 def test_class_probabilities_agree_across_model_kinds(run, test_digits):
