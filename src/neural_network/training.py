@@ -24,12 +24,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
+from .constraints import apply_max_norm
 from .losses import SoftmaxCrossEntropy, as_class_ids, log_softmax
 from .model import Sequential
 from .optimizers import Optimizer
 from .serialization import TrainingRun, resume_checkpoint, save_checkpoint, training_settings
 
 EpochCallback = Callable[[int, "History"], None]
+Augmentation = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -231,6 +233,8 @@ def fit(
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int = 1,
     resume_from: str | os.PathLike | None = None,
+    augment: Augmentation | None = None,
+    max_norm: float | None = None,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent on softmax cross-entropy.
 
@@ -247,7 +251,7 @@ def fit(
         validation_data: ``(x_val, labels_val)`` evaluated after every epoch.
         early_stopping: Stops training and restores the best weights; needs
             ``validation_data`` when it monitors a ``val_`` metric.
-        rng: Generator for shuffling (and nothing else); same seed, same run.
+        rng: Generator for shuffling (and ``augment``, if given); same seed, same run.
         progress: Show a tqdm bar over epochs with the latest metrics.
         callbacks: Called as ``callback(epoch, history)`` after every epoch (from 1).
         history: Continue this History (its length is the number of epochs already done).
@@ -260,6 +264,12 @@ def fit(
             architecture, data and settings (``epochs`` may grow), with the generators shared
             as before; the weights then end bit-identical to an uninterrupted run's.
             Not together with ``history``.
+        augment: ``augment(x_batch, rng) -> x_batch``, applied to every training batch
+            before the forward pass with the same ``rng`` as the shuffling (so a seeded run
+            repeats), e.g. :class:`~neural_network.augmentation.RandomDistortion`.
+            Validation data is never augmented.
+        max_norm: After every step, cap each hidden unit's incoming weight norm at this
+            value (:func:`~neural_network.constraints.apply_max_norm`); ``None`` disables.
 
     Returns:
         The History of the run.
@@ -278,6 +288,12 @@ def fit(
         raise ValueError(f"l2 must be a non-negative number; got {l2!r}")
     if clip_norm is not None and not (isinstance(clip_norm, (int, float)) and clip_norm > 0):
         raise ValueError(f"clip_norm must be a positive number or None; got {clip_norm!r}")
+    if max_norm is not None and not (
+        isinstance(max_norm, (int, float)) and math.isfinite(max_norm) and max_norm > 0
+    ):
+        raise ValueError(f"max_norm must be a positive number or None; got {max_norm!r}")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be callable or None; got {type(augment).__name__}")
     if optimizer.flat is not model.flat:
         raise ValueError("optimizer was not built on this model's parameters")
     checkpoint_every = _check_positive_int("checkpoint_every", checkpoint_every)
@@ -334,6 +350,8 @@ def fit(
         correct = steps = 0
         for step, batch in enumerate(minibatches(n_samples, batch_size, rng), start=1):
             x_batch = np.take(x, batch, axis=0, out=x_batch_buffer[: len(batch)])
+            if augment is not None:
+                x_batch = augment(x_batch, rng)
             y_batch = labels[batch]
             logits = model.forward(x_batch, training=True)
             loss = criterion.forward(logits, y_batch)
@@ -343,6 +361,8 @@ def fit(
             model.backward(criterion.backward())
             # add_l2_grad + clip_by_global_norm + optimizer.step(), fused chunk by chunk.
             penalty, grad_norm = optimizer.update(l2=l2, clip_norm=clip_norm)
+            if max_norm is not None:
+                apply_max_norm(model, max_norm)
             loss += penalty
             if not math.isfinite(grad_norm):
                 _diverged(early_stopping, flat, last_finite, epoch, step, loss, grad_norm)
