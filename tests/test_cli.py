@@ -71,7 +71,7 @@ def read_json(path):
 
 
 def test_run_folder_holds_everything(run):
-    assert sorted(p.name for p in run.iterdir()) == RUN_FILES
+    assert sorted(p.name for p in run.iterdir() if p.is_file()) == RUN_FILES
 
 
 def test_metrics_report_test_accuracy_and_timings(run, test_digits):
@@ -192,6 +192,23 @@ def test_resume_continues_the_run_bit_for_bit(tmp_path, test_digits):
         load_model(stopped / "model.npz").predict_proba(x),
         load_model(straight / "model.npz").predict_proba(x),
     )
+
+
+def test_interrupted_run_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    original = NeuralNetwork.fit
+
+    def interrupted(self, **kwargs):
+        original(self, **{**kwargs, "epochs": 1})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(NeuralNetwork, "fit", interrupted)
+    out = tmp_path / "run"
+    argv = ["train", *SMALL, "--out", str(out), "--quiet", "--no-figures"]
+    assert main(argv) == 130
+    assert f"--resume {out}" in capsys.readouterr().err
+    monkeypatch.setattr(NeuralNetwork, "fit", original)
+    assert main(["train", "--resume", str(out), "--quiet", "--no-figures"]) == 0
+    assert read_json(out / "history.json")["epoch"] == [1, 2]
 
 
 def test_validation_split_keeps_the_test_set_out_of_choices(tmp_path):

@@ -629,12 +629,19 @@ def run_train(args: argparse.Namespace) -> int:
     fit_settings["grad_clip"] = fit_settings["grad_clip"] or None
     fit_settings["early_stopping_patience"] = fit_settings["early_stopping_patience"] or None
     started = time.perf_counter()
-    network.fit(
-        **fit_settings,
-        verbose=not args.quiet,
-        checkpoint_path=run_dir / CHECKPOINT_FILE,
-        resume_from=checkpoint,
-    )
+    try:
+        network.fit(
+            **fit_settings,
+            verbose=not args.quiet,
+            checkpoint_path=run_dir / CHECKPOINT_FILE,
+            resume_from=checkpoint,
+        )
+    except KeyboardInterrupt:
+        if not (run_dir / CHECKPOINT_FILE).exists():
+            raise
+        raise CommandError(
+            f"interrupted; continue with: {PROG} train --resume {run_dir}", exit_code=130
+        ) from None
     wall_time = time.perf_counter() - started
     network.save(run_dir / MODEL_FILE)
 
