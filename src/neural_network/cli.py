@@ -1,4 +1,4 @@
-"""The ``neural-network`` command: ``train``, ``evaluate`` and ``predict``.
+"""The ``neural-network`` command: ``train``, ``evaluate``, ``predict`` and ``serve``.
 
 This is the only module that prints. Names given on the command line or in a config file
 (activations, datasets) are looked up in one dict each, ``ACTIVATIONS`` and ``DATASETS``.
@@ -300,7 +300,7 @@ def _flag_type(option: Option) -> Callable[[str], Any]:
 
 
 def build_parser() -> ArgumentParser:
-    """The argument parser of the three commands."""
+    """The argument parser of the four commands."""
     common = ArgumentParser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
@@ -389,6 +389,31 @@ def build_parser() -> ArgumentParser:
         help="how many classes to list per image (default: 3)",
     )
     predict.set_defaults(handler=run_predict)
+
+    serve = commands.add_parser(
+        "serve",
+        parents=[common],
+        help="a web page to draw a digit and watch the network answer",
+        description="Serve a page on which you draw a digit with the mouse or a finger and "
+        "watch the class probabilities change as you draw. Without MODEL, a small network "
+        "shipped with the package answers.",
+    )
+    serve.add_argument(
+        "model", metavar="MODEL", nargs="?", help="a model file (default: the demo model)"
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, reachable from this computer only)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_flag_type(Option("port", port_number, "")),
+        default=8000,
+        metavar="N",
+        help="port to listen on; 0 picks a free one (default: 8000)",
+    )
+    serve.set_defaults(handler=run_serve)
     return parser
 
 
@@ -928,3 +953,26 @@ def run_predict(args: argparse.Namespace) -> int:
 def _json_label(label: Any) -> Any:
     """A class label as a JSON scalar (NumPy scalars become Python ones)."""
     return label.item() if isinstance(label, np.generic) else label
+
+
+# serve
+
+
+def port_number(value: Any) -> int:
+    number = _number(value, integer=True)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"must be a port number in 0-65535; got {value!r}")
+    return number
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``neural-network serve``: runs until Ctrl+C."""
+    from .server import serve
+
+    model = None if args.model is None else _load_model_file(args.model)
+
+    def announce(url: str) -> None:
+        print(f"Serving the demo page on {url} (Ctrl+C to stop)", flush=True)
+
+    serve(model, args.host, args.port, on_ready=announce)
+    return 0
