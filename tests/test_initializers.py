@@ -122,17 +122,15 @@ def test_unknown_initializer_lists_valid_names(name):
 def test_build_mlp_default_init(rng, activation, hidden_init):
     model = build_mlp(8, [6, 5], 3, activation=activation, rng=rng)
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    assert [layer.init for layer in dense[:-1]] == [hidden_init, hidden_init]
-    # The softmax output layer gets Xavier whatever the hidden activation.
-    assert dense[-1].init == "xavier_normal"
+    # Every Dense layer, the output one included, follows the activation.
+    assert [layer.init for layer in dense] == [hidden_init] * 3
 
 
 @pytest.mark.parametrize("init", sorted(INITIALIZERS))
 def test_build_mlp_explicit_init(rng, init):
     model = build_mlp(8, [6], 3, activation="relu", init=init, rng=rng)
     dense = [layer for layer in model.layers if isinstance(layer, Dense)]
-    assert dense[0].init == init
-    assert dense[-1].init.startswith("xavier")
+    assert [layer.init for layer in dense] == [init, init]
 
 
 def test_build_mlp_weights_are_deterministic_from_seed():

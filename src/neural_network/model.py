@@ -158,7 +158,8 @@ def build_mlp(
         dropout: Drop probability of a ``Dropout`` layer after each hidden activation, or
             ``None`` for no dropout layers. ``0.0`` adds them as identities whose ``rate``
             can be raised later without rebuilding the model.
-        init: A key of ``INITIALIZERS``; by default He for the ReLU family, Xavier otherwise.
+        init: A key of ``INITIALIZERS`` for every Dense layer, the output one included; by
+            default the activation's: He for the ReLU family, Xavier for sigmoid and tanh.
         rng: Generator for weights and dropout masks.
         dtype: Parameter dtype.
     """
@@ -178,7 +179,5 @@ def build_mlp(
         if dropout is not None:
             layers.append(Dropout(dropout, rng=rng))
         n_in = units
-    # Xavier suits the softmax output layer whatever the hidden activation.
-    out_init = {"he_normal": "xavier_normal", "he_uniform": "xavier_uniform"}.get(init, init)
-    layers.append(Dense(n_in, n_classes, init=out_init, rng=rng, dtype=dtype))
+    layers.append(Dense(n_in, n_classes, init=init, rng=rng, dtype=dtype))
     return Sequential(layers)
