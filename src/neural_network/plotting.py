@@ -20,6 +20,13 @@ if TYPE_CHECKING:
     from .training import History
 
 
+def _integer_epochs(ax) -> None:
+    """Epochs are whole numbers: no 1.2, 1.4 ... ticks on short runs."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def new_figure(*, show: bool = False, figsize: tuple[float, float] = (7.0, 4.5)) -> Figure:
     """A blank figure: a pyplot-managed one when it is to be shown, else a free-standing one."""
     if show:
@@ -57,6 +64,7 @@ def plot_loss(
     if history.val_loss:
         ax.plot(history.epoch, history.val_loss, marker="o", markersize=3, label=val_label)
     ax.set(xlabel="epoch", ylabel="cross-entropy", title=title)
+    _integer_epochs(ax)
     ax.grid(alpha=0.3)
     ax.legend()
     return finish_figure(fig, path=path, show=show)
@@ -90,6 +98,7 @@ def plot_accuracy(
             label=val_label,
         )
     ax.set(xlabel="epoch", ylabel="accuracy (%)", title=title)
+    _integer_epochs(ax)
     ax.grid(alpha=0.3)
     ax.legend()
     return finish_figure(fig, path=path, show=show)
@@ -110,6 +119,7 @@ def plot_learning_rate(
     if positive and max(positive) > min(positive):
         ax.set_yscale("log")
     ax.set(xlabel="epoch", ylabel="learning rate", title=title)
+    _integer_epochs(ax)
     ax.grid(alpha=0.3, which="both")
     return finish_figure(fig, path=path, show=show)
 
