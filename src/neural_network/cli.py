@@ -40,6 +40,7 @@ from .compat import DEFAULT_ARCHITECTURE, NeuralNetwork
 from .datasets import load_mnist
 from .model import Sequential
 from .preprocessing import one_hot
+from .presets import PRESETS, train_preset
 from .serialization import load_model
 
 PROG = "neural-network"
@@ -351,6 +352,20 @@ def build_parser() -> ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar, log or summary")
     run.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="train a named recipe of neural_network.presets instead ('best': an MLP trained "
+        "on freshly distorted digits, 99.3%%+ on MNIST; the last 5000 training images pick "
+        "the epoch); takes only --seed (default 0), --out, --overwrite, --quiet and "
+        "--time-budget",
+    )
+    run.add_argument(
+        "--time-budget",
+        type=_flag_type(Option("time_budget", positive_float, "")),
+        metavar="SECONDS",
+        help="with --preset: fit the run into this wall time (fewer epochs, same schedule shape)",
+    )
+    run.add_argument(
         "--no-figures", action="store_true", help="skip the PNG figures (quick sweeps)"
     )
     train.set_defaults(handler=run_train)
@@ -600,6 +615,10 @@ def _split(x, labels, fraction: float, seed: int) -> tuple:
 
 def run_train(args: argparse.Namespace) -> int:
     """``neural-network train``."""
+    if args.preset is not None:
+        return run_preset(args)
+    if args.time_budget is not None:
+        raise UsageError("--time-budget works with --preset only")
     settings = dict(TRAIN_DEFAULTS)
     checkpoint = None
     run_dir = Path(args.out) if args.out else None
@@ -698,6 +717,39 @@ def run_train(args: argparse.Namespace) -> int:
             f"Test accuracy {100 * metrics['test_accuracy']:.2f}% (loss "
             f"{metrics['test_loss']:.4f}) after {metrics['epochs_run']} epochs, best epoch "
             f"{metrics['best_epoch']}; run folder: {run_dir}"
+        )
+    return 0
+
+
+def run_preset(args: argparse.Namespace) -> int:
+    """``neural-network train --preset NAME``: :func:`~neural_network.presets.train_preset`
+    into a run folder (``model.npz``, ``metrics.json``, ``history.json``)."""
+    explicit = _explicit_settings(args)
+    others = sorted(OPTIONS_BY_NAME[name].flag for name in explicit if name != "seed")
+    others += [
+        flag for flag, given in (("--config", args.config), ("--resume", args.resume)) if given
+    ]
+    if others:
+        raise UsageError(f"--preset {args.preset} sets its own settings; drop {', '.join(others)}")
+    run_dir = Path(args.out) if args.out else _default_out()
+    if not args.overwrite and (run_dir / MODEL_FILE).exists():
+        raise UsageError(
+            f"{run_dir} already holds a run ({MODEL_FILE}); pass --overwrite or choose "
+            "another --out"
+        )
+    _, metrics = train_preset(
+        args.preset,
+        out=run_dir,
+        seed=explicit.get("seed", 0),
+        progress=not args.quiet,
+        time_budget_s=args.time_budget,
+    )
+    if not args.quiet:
+        print(
+            f"Test accuracy {100 * metrics['test_accuracy']:.2f}% (loss "
+            f"{metrics['test_loss']:.4f}) after {metrics['epochs_run']} epochs, best epoch "
+            f"{metrics['best_epoch']} (validation {100 * metrics['validation_accuracy']:.2f}%), "
+            f"{metrics['wall_time_s'] / 60:.1f} min; run folder: {run_dir}"
         )
     return 0
 
