@@ -7,7 +7,9 @@ Start with :func:`build_mlp` and :func:`fit`, or with the seed-compatible
 import importlib.util
 
 from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
+from .augmentation import RandomDistortion, distort
 from .compat import NeuralNetwork, one_hot_encode
+from .constraints import apply_max_norm
 from .datasets import (
     ChecksumError,
     DownloadError,
@@ -24,6 +26,7 @@ from .losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax, s
 from .model import Sequential, build_mlp
 from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer, clip_by_global_norm
 from .preprocessing import MinMaxScaler, one_hot
+from .presets import PRESETS, train_preset
 from .schedules import SCHEDULES, Constant, Cosine, StepDecay
 from .serialization import ModelFileError, load_model, register_model_kind, save_model
 from .training import EarlyStopping, History, TrainingDivergedError, evaluate, fit
@@ -53,6 +56,7 @@ __all__ = [
     "ACTIVATIONS",
     "INITIALIZERS",
     "OPTIMIZERS",
+    "PRESETS",
     "SCHEDULES",
     "SGD",
     "Adam",
@@ -73,6 +77,7 @@ __all__ = [
     "NeuralNetwork",
     "Optimizer",
     "Parameter",
+    "RandomDistortion",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -82,8 +87,10 @@ __all__ = [
     "TrainingDivergedError",
     "__version__",
     "add_l2_grad",
+    "apply_max_norm",
     "build_mlp",
     "clip_by_global_norm",
+    "distort",
     "evaluate",
     "fit",
     "get_cache_dir",
@@ -101,6 +108,7 @@ __all__ = [
     "register_model_kind",
     "save_model",
     "softmax",
+    "train_preset",
     "xavier_normal",
     "xavier_uniform",
 ]
