@@ -58,16 +58,16 @@ def plot_loss(
     show: bool = False,
 ) -> Figure:
     """Train (and validation, if recorded, labelled ``val_label``) loss per epoch."""
-    fig = new_figure(show=show)
-    ax = fig.add_subplot()
-    ax.plot(history.epoch, history.train_loss, marker="o", markersize=3, label="train")
-    if history.val_loss:
-        ax.plot(history.epoch, history.val_loss, marker="o", markersize=3, label=val_label)
-    ax.set(xlabel="epoch", ylabel="cross-entropy", title=title)
-    _integer_epochs(ax)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    return finish_figure(fig, path=path, show=show)
+    return _plot_curves(
+        history.epoch,
+        history.train_loss,
+        history.val_loss,
+        ylabel="cross-entropy",
+        title=title,
+        val_label=val_label,
+        path=path,
+        show=show,
+    )
 
 
 def plot_accuracy(
@@ -80,24 +80,36 @@ def plot_accuracy(
 ) -> Figure:
     """Train (and validation, if recorded, labelled ``val_label``) accuracy per epoch, in
     percent."""
-    fig = new_figure(show=show)
-    ax = fig.add_subplot()
-    ax.plot(
+    return _plot_curves(
         history.epoch,
         [100 * a for a in history.train_accuracy],
-        marker="o",
-        markersize=3,
-        label="train",
+        [100 * a for a in history.val_accuracy],
+        ylabel="accuracy (%)",
+        title=title,
+        val_label=val_label,
+        path=path,
+        show=show,
     )
-    if history.val_accuracy:
-        ax.plot(
-            history.epoch,
-            [100 * a for a in history.val_accuracy],
-            marker="o",
-            markersize=3,
-            label=val_label,
-        )
-    ax.set(xlabel="epoch", ylabel="accuracy (%)", title=title)
+
+
+def _plot_curves(
+    epochs: list[int],
+    train: list[float],
+    val: list[float],
+    *,
+    ylabel: str,
+    title: str,
+    val_label: str,
+    path: str | os.PathLike | None,
+    show: bool,
+) -> Figure:
+    """One metric per epoch: the train curve, and the validation curve when recorded."""
+    fig = new_figure(show=show)
+    ax = fig.add_subplot()
+    ax.plot(epochs, train, marker="o", markersize=3, label="train")
+    if val:
+        ax.plot(epochs, val, marker="o", markersize=3, label=val_label)
+    ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     _integer_epochs(ax)
     ax.grid(alpha=0.3)
     ax.legend()
