@@ -8,7 +8,6 @@ run chunk by chunk so the five vectors involved stay in the CPU cache between op
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,16 +39,6 @@ def _flush_tiny(array: np.ndarray, threshold: float, scratch: np.ndarray) -> Non
     np.copyto(array, 0, where=scratch < threshold)
 
 
-def _default_threads() -> int:
-    """Two lanes where two cores are available: the update is memory-bound, and a second
-    core brings its own cache and bandwidth."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return min(2, cores)
-
-
 def _check_lr(lr: float) -> float:
     if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr must be a positive finite number; got {lr!r}")
@@ -66,8 +55,11 @@ class Optimizer:
     Args:
         params: A model's parameters (a list, or its ``FlatParameters``).
         lr: Learning rate.
-        threads: Threads that share the update's chunks; default 2 where two cores are
-            available. Results are bit-identical whatever the number.
+        threads: Threads that share the update's chunks; results are bit-identical whatever
+            the number. Default 1: inside a training loop, OpenBLAS's worker threads keep
+            spinning on the other cores after each matrix product, and on 2 cores a second
+            lane made the update slower (1.01 s against 0.87 s per MNIST epoch), though it
+            is faster on its own (1.2 ms against 1.8 ms per step).
     """
 
     def __init__(
@@ -83,7 +75,7 @@ class Optimizer:
             for begin, end in ((0, n_decay), (n_decay, size))
             for i in range(begin, end, _CHUNK)
         ]
-        threads = _default_threads() if threads is None else threads
+        threads = 1 if threads is None else threads
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f"threads must be a positive integer; got {threads!r}")
         self.threads = min(threads, len(self._chunks))
