@@ -9,13 +9,11 @@ Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) 
 
 import io
 import os
-import threading
 
 import numpy as np
 import pytest
 
 from neural_network import load_mnist
-from neural_network.server import make_server
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -49,17 +47,6 @@ from selenium.webdriver.common.actions.mouse_button import MouseButton  # noqa: 
 from selenium.webdriver.common.actions.pointer_input import PointerInput  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def server():
-    demo = make_server(None, port=0)
-    thread = threading.Thread(target=demo.serve_forever, daemon=True)
-    thread.start()
-    yield demo
-    demo.shutdown()
-    demo.server_close()
-    thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -32,18 +31,6 @@ from neural_network.server import (
 def mnist_test():
     _, (x_test, y_test) = load_mnist()
     return x_test, y_test
-
-
-@pytest.fixture(scope="module")
-def server():
-    """The demo server with the shipped model, on a free loopback port, in a thread."""
-    demo = make_server(None, port=0)
-    thread = threading.Thread(target=demo.serve_forever, daemon=True)
-    thread.start()
-    yield demo
-    demo.shutdown()
-    demo.server_close()
-    thread.join(timeout=5)
 
 
 def post_json(server, payload, path="/api/predict"):
