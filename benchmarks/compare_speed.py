@@ -2,12 +2,20 @@
 
 Every implementation trains 784-512-256-128-10 (ReLU) with Adam (lr 1e-3), batch 128,
 coupled L2 1e-4 on the weights, float32, on the full bundled MNIST scaled to [0, 1]. Ours and
-PyTorch also clip the gradient to global norm 5 (scikit-learn cannot). Each runs in its own
-process, so peak RSS is its own; PyTorch gets 2 threads and flush-to-zero. One JSON line per
-implementation, then one with the ratio ours/PyTorch of the median epoch times.
+PyTorch also clip the gradient to global norm 5 (scikit-learn cannot). PyTorch gets 2 threads
+and flush-to-zero.
+
+Each implementation runs in its own process (so peak RSS is its own), and the processes take
+turns epoch by epoch: one trains an epoch while the others wait, idle. A shared machine's
+speed drifts by 20% or more over minutes; taking turns gives every implementation the same
+drift, so the ratio holds even when the absolute times do not.
+
+Prints one JSON line per implementation (median and per-epoch seconds, samples/s, test
+accuracy, peak RSS), then the ratio ours/PyTorch of the median epoch times and the median of
+the per-epoch ratios.
 
     python benchmarks/compare_speed.py --epochs 30
-    python benchmarks/compare_speed.py --epochs 3 --impl ours
+    python benchmarks/compare_speed.py --epochs 3 --impl ours pytorch
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import numpy as np
 
 HIDDEN = (512, 256, 128)
 LR, BATCH, L2, CLIP = 1e-3, 128, 1e-4, 5.0
+SETTLE_S = 0.5
 
 
 def load_data():
@@ -36,13 +45,36 @@ def load_data():
     return scaler.transform(x_train), y_train, scaler.transform(x_test), y_test
 
 
-def run_ours(epochs: int, seed: int) -> dict:
+def announce_ready() -> None:
+    """Tell the parent that the data is loaded and the model built."""
+    print(json.dumps({"ready": True}), flush=True)
+
+
+def wait_for_turn() -> None:
+    """Block until the parent says "go" (one line on stdin)."""
+    if sys.stdin.readline().strip() != "go":
+        raise SystemExit("parent went away")
+
+
+def report_epoch(seconds: float) -> None:
+    print(json.dumps({"epoch_s": seconds}), flush=True)
+
+
+def run_ours(epochs: int, seed: int) -> float:
     from neural_network import Adam, build_mlp, evaluate, fit
 
     x, y, x_test, y_test = load_data()
     rng = np.random.default_rng(seed)
     model = build_mlp(784, HIDDEN, 10, rng=rng)
-    history = fit(
+
+    def take_turns(epoch: int, history) -> None:
+        report_epoch(history.epoch_time[-1])
+        if epoch < epochs:
+            wait_for_turn()
+
+    announce_ready()
+    wait_for_turn()
+    fit(
         model,
         x,
         y,
@@ -52,11 +84,12 @@ def run_ours(epochs: int, seed: int) -> dict:
         l2=L2,
         clip_norm=CLIP,
         rng=rng,
+        callbacks=[take_turns],
     )
-    return {"epoch_s": history.epoch_time, "test_accuracy": evaluate(model, x_test, y_test)[1]}
+    return evaluate(model, x_test, y_test)[1]
 
 
-def run_torch(epochs: int, seed: int) -> dict:
+def run_torch(epochs: int, seed: int) -> float:
     import torch
 
     torch.set_num_threads(2)
@@ -77,8 +110,9 @@ def run_torch(epochs: int, seed: int) -> dict:
         [{"params": weights, "weight_decay": L2}, {"params": biases, "weight_decay": 0.0}], lr=LR
     )
     loss_fn = torch.nn.CrossEntropyLoss()
-    epoch_s = []
+    announce_ready()
     for _ in range(epochs):
+        wait_for_turn()
         started = time.perf_counter()
         order = torch.randperm(len(x))
         for start in range(0, len(x), BATCH):
@@ -88,13 +122,12 @@ def run_torch(epochs: int, seed: int) -> dict:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
             optimizer.step()
-        epoch_s.append(time.perf_counter() - started)
+        report_epoch(time.perf_counter() - started)
     with torch.no_grad():
-        accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
-    return {"epoch_s": epoch_s, "test_accuracy": accuracy}
+        return (model(x_test).argmax(1) == y_test).float().mean().item()
 
 
-def run_sklearn(epochs: int, seed: int) -> dict:
+def run_sklearn(epochs: int, seed: int) -> float:
     from sklearn.neural_network import MLPClassifier
 
     x, y, x_test, y_test = load_data()
@@ -107,12 +140,13 @@ def run_sklearn(epochs: int, seed: int) -> dict:
         alpha=L2 * BATCH,
         random_state=seed,
     )
-    epoch_s = []
+    announce_ready()
     for _ in range(epochs):
+        wait_for_turn()
         started = time.perf_counter()
         clf.partial_fit(x, y, classes=np.arange(10))
-        epoch_s.append(time.perf_counter() - started)
-    return {"epoch_s": epoch_s, "test_accuracy": float(clf.score(x_test, y_test))}
+        report_epoch(time.perf_counter() - started)
+    return float(clf.score(x_test, y_test))
 
 
 RUNNERS = {"ours": run_ours, "pytorch": run_torch, "sklearn": run_sklearn}
@@ -120,24 +154,30 @@ MODULES = {"ours": "neural_network", "pytorch": "torch", "sklearn": "sklearn"}
 
 
 def child(impl: str, epochs: int, seed: int) -> None:
-    result = RUNNERS[impl](epochs, seed)
-    times = result["epoch_s"]
+    accuracy = RUNNERS[impl](epochs, seed)
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"test_accuracy": accuracy, "peak_rss_mb": peak_rss_mb}), flush=True)
+
+
+def summary(impl: str, times: list[float], final: dict) -> dict:
     median = statistics.median(times)
-    print(
-        json.dumps(
-            {
-                "impl": impl,
-                "epochs": epochs,
-                "median_epoch_s": round(median, 4),
-                "slowest_over_median": round(max(times) / median, 3),
-                "epoch_s": [round(t, 4) for t in times],
-                "samples_per_s": round(60_000 / median),
-                "test_accuracy": round(result["test_accuracy"], 4),
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-            }
-        ),
-        flush=True,
-    )
+    return {
+        "impl": impl,
+        "epochs": len(times),
+        "median_epoch_s": round(median, 4),
+        "slowest_over_median": round(max(times) / median, 3),
+        "epoch_s": [round(t, 4) for t in times],
+        "samples_per_s": round(60_000 / median),
+        "test_accuracy": round(final["test_accuracy"], 4),
+        "peak_rss_mb": round(final["peak_rss_mb"], 1),
+    }
+
+
+def read_message(process: subprocess.Popen) -> dict:
+    line = process.stdout.readline()
+    if not line:
+        raise RuntimeError(f"benchmark process exited early (status {process.wait()})")
+    return json.loads(line)
 
 
 def main() -> None:
@@ -150,35 +190,43 @@ def main() -> None:
     if args.child:
         child(args.child, args.epochs, args.seed)
         return
-    medians = {}
+    processes = {}
     for impl in args.impl:
         if importlib.util.find_spec(MODULES[impl]) is None:
             print(json.dumps({"impl": impl, "skipped": f"{MODULES[impl]} is not installed"}))
             continue
-        out = (
-            subprocess.run(
-                [
-                    sys.executable,
-                    __file__,
-                    "--child",
-                    impl,
-                    "--epochs",
-                    str(args.epochs),
-                    "--seed",
-                    str(args.seed),
-                ],
-                check=True,
-                capture_output=True,
-                text=True,
-            )
-            .stdout.strip()
-            .splitlines()[-1]
+        command = [sys.executable, __file__, "--child", impl]
+        command += ["--epochs", str(args.epochs), "--seed", str(args.seed)]
+        processes[impl] = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-        print(out, flush=True)
-        medians[impl] = json.loads(out)["median_epoch_s"]
-    if "ours" in medians and "pytorch" in medians:
-        ratio = medians["ours"] / medians["pytorch"]
-        print(json.dumps({"ratio_ours_over_pytorch": round(ratio, 3)}))
+    for process in processes.values():
+        read_message(process)  # "ready": every process has loaded its data before epoch 1
+    times: dict[str, list[float]] = {impl: [] for impl in processes}
+    for _ in range(args.epochs):
+        for impl, process in processes.items():
+            # Thread pools spin for a while after their last job (OpenBLAS for about 0.1 s);
+            # let the previous process's go quiet before the next one starts.
+            time.sleep(SETTLE_S)
+            process.stdin.write("go\n")
+            process.stdin.flush()
+            times[impl].append(read_message(process)["epoch_s"])
+    results = {}
+    for impl, process in processes.items():
+        results[impl] = summary(impl, times[impl], read_message(process))
+        process.wait()
+        print(json.dumps(results[impl]), flush=True)
+    if "ours" in results and "pytorch" in results:
+        ratio = results["ours"]["median_epoch_s"] / results["pytorch"]["median_epoch_s"]
+        paired = [a / b for a, b in zip(times["ours"], times["pytorch"], strict=True)]
+        print(
+            json.dumps(
+                {
+                    "ratio_ours_over_pytorch": round(ratio, 3),
+                    "median_epochwise_ratio": round(statistics.median(paired), 3),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":
