@@ -390,6 +390,24 @@ _FILE_SIZES = (47_040_016, 60_008, 7_840_016, 10_008)
 _IMAGE_SHAPE = (28, 28)
 _MAX_ELEMENTS = 60_000 * 28 * 28
 
+
+def _pinned_files(
+    sha256s: tuple[str, ...] | None = None, gz_pins: tuple[tuple[int, str], ...] | None = None
+) -> tuple[_PinnedFile, ...]:
+    """The four standard files, pinned by the SHA-256 of their decompressed bytes
+    (``sha256s``) or, where only the published .gz is known, by its size and SHA-256
+    (``gz_pins``), in ``_FILE_NAMES`` order."""
+    if gz_pins is None:
+        return tuple(
+            _PinnedFile(name, size, sha256)
+            for name, size, sha256 in zip(_FILE_NAMES, _FILE_SIZES, sha256s, strict=True)
+        )
+    return tuple(
+        _PinnedFile(name, size, None, gz_size, gz_sha256)
+        for name, size, (gz_size, gz_sha256) in zip(_FILE_NAMES, _FILE_SIZES, gz_pins, strict=True)
+    )
+
+
 # Provenance of the pins. MNIST: computed from the bundled files. Fashion-MNIST: computed
 # from the files of Debian's dataset-fashion-mnist 0.0~git20200523.55506a9-1, whose .gz
 # files are recompressed (their MD5s differ from upstream's) but whose contents have the
@@ -401,18 +419,12 @@ _DATASETS: dict[str, _DatasetSpec] = {
         key="mnist",
         title="MNIST",
         loader="load_mnist",
-        files=tuple(
-            _PinnedFile(name, size, sha256)
-            for name, size, sha256 in zip(
-                _FILE_NAMES,
-                _FILE_SIZES,
-                (
-                    "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
-                    "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
-                    "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
-                    "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
-                ),
-                strict=True,
+        files=_pinned_files(
+            (
+                "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
             )
         ),
     ),
@@ -420,18 +432,12 @@ _DATASETS: dict[str, _DatasetSpec] = {
         key="fashion_mnist",
         title="Fashion-MNIST",
         loader="load_fashion_mnist",
-        files=tuple(
-            _PinnedFile(name, size, sha256)
-            for name, size, sha256 in zip(
-                _FILE_NAMES,
-                _FILE_SIZES,
-                (
-                    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-                    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-                    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
-                ),
-                strict=True,
+        files=_pinned_files(
+            (
+                "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
             )
         ),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
@@ -444,19 +450,12 @@ _DATASETS: dict[str, _DatasetSpec] = {
         key="kmnist",
         title="Kuzushiji-MNIST",
         loader="load_kmnist",
-        files=tuple(
-            _PinnedFile(name, size, None, gz_size, gz_sha256)
-            for name, size, gz_size, gz_sha256 in zip(
-                _FILE_NAMES,
-                _FILE_SIZES,
-                (18_165_135, 29_497, 3_041_136, 5_120),
-                (
-                    "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4",
-                    "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17",
-                    "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5",
-                    "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c",
-                ),
-                strict=True,
+        files=_pinned_files(
+            gz_pins=(
+                (18_165_135, "51467d22d8cc72929e2a028a0428f2086b092bb31cfb79c69cc0a90ce135fde4"),
+                (29_497, "e38f9ebcd0f3ebcdec7fc8eabdcdaef93bb0df8ea12bee65224341c8183d8e17"),
+                (3_041_136, "edd7a857845ad6bb1d0ba43fe7e794d164fe2dce499a1694695a792adfac43c5"),
+                (5_120, "20bb9a0ef54c7db3efc55a92eef5582c109615df22683c380526788f98e42a1c"),
             )
         ),
     ),
