@@ -31,8 +31,8 @@ def epoch_cost(threads_note: str) -> dict:
     import numpy as np
 
     from neural_network import Adam, build_mlp, fit, load_mnist
-    from neural_network.augmentation import RandomDistortion
-    from neural_network.presets import get_preset
+    from neural_network.apps.presets import get_preset
+    from neural_network.data.augmentation import RandomDistortion
 
     settings = get_preset("best")
     (x, labels), _ = load_mnist()
@@ -82,7 +82,7 @@ def epoch_cost(threads_note: str) -> dict:
 
 
 def run(seed: int, out: str, time_budget: float | None) -> dict:
-    from neural_network.presets import train_preset
+    from neural_network.apps.presets import train_preset
 
     load_before = os.getloadavg()[0]
     _, metrics = train_preset(

@@ -3,7 +3,7 @@
 The model is a 784-128-10 ReLU ``NeuralNetwork`` trained with Adam on the bundled MNIST
 training set, seed 0, for a fixed number of epochs; the test set is not used for training
 or for choosing an epoch, only to report the accuracy. It is written to
-``src/neural_network/data/demo_model.npz`` (about 400 KB), and one JSON line says its size,
+``src/neural_network/apps/demo_model.npz`` (about 400 KB), and one JSON line says its size,
 its test accuracy (on the test images as they are, and after ``prepare_digit``, which is
 what the web page's drawings go through) and the SHA-256 of its weights.
 
@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from neural_network import NeuralNetwork, load_mnist, load_model, one_hot_encode
-from neural_network.images import prepare_digit
-from neural_network.serialization import parameter_arrays
+from neural_network.data.images import prepare_digit
+from neural_network.io.model_files import parameter_arrays
 
-DEMO_MODEL = Path(__file__).resolve().parents[1] / "src/neural_network/data/demo_model.npz"
+DEMO_MODEL = Path(__file__).resolve().parents[1] / "src/neural_network/apps/demo_model.npz"
 ARCHITECTURE = [128]
 SEED = 0
 SETTINGS = {

@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from neural_network.server import make_server
+from neural_network.apps.server import make_server
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from gradcheck import assert_gradient_close, numerical_gradient
 
-from neural_network.activations import (
+from neural_network.core.activations import (
     ACTIVATIONS,
     LeakyReLU,
     ReLU,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from neural_network import Adam, build_mlp, fit
-from neural_network.augmentation import (
+from neural_network.data.augmentation import (
     RandomDistortion,
     distort,
     elastic_field_basis,
@@ -12,7 +12,7 @@ from neural_network.augmentation import (
     random_affine,
     random_elastic_fields,
 )
-from neural_network.constraints import apply_max_norm
+from neural_network.optim.constraints import apply_max_norm
 
 STRONG = dict(max_rotation=15.0, max_scale=0.15, max_shear=15.0, max_shift=3.0)
 

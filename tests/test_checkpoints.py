@@ -28,7 +28,7 @@ from neural_network import (
     load_model,
     one_hot_encode,
 )
-from neural_network.serialization import TrainingRun, read_model_file, save_checkpoint
+from neural_network.io.model_files import TrainingRun, read_model_file, save_checkpoint
 
 
 class Interrupted(Exception):

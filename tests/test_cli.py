@@ -17,8 +17,9 @@ import pytest
 from matplotlib.image import imread
 from PIL import Image
 
-from neural_network import NeuralNetwork, build_mlp, cli, load_mnist, load_model
-from neural_network.cli import DATASETS, FIT_SETTINGS, format_toml, main
+from neural_network import NeuralNetwork, build_mlp, load_mnist, load_model
+from neural_network.apps import cli
+from neural_network.apps.cli import DATASETS, FIT_SETTINGS, format_toml, main
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -258,7 +259,7 @@ def test_no_hidden_layer_is_softmax_regression(tmp_path):
 
 
 def test_datasets_are_those_the_datasets_module_has():
-    from neural_network import datasets
+    from neural_network.data import mnist as datasets
 
     assert DATASETS["mnist"].load is datasets.load_mnist
     for name, loader in (("fashion-mnist", "load_fashion_mnist"), ("kmnist", "load_kmnist")):

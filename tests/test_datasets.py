@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neural_network import datasets
-from neural_network.datasets import (
+from neural_network.data import mnist as datasets
+from neural_network.data.mnist import (
     ChecksumError,
     IDXFormatError,
     load_fashion_mnist,
@@ -31,7 +31,8 @@ TYPE_CODES = {
     np.dtype(np.float32): 0x0D,
     np.dtype(np.float64): 0x0E,
 }
-BUNDLED_MNIST = Path(__file__).resolve().parents[1] / "src" / "neural_network" / "data" / "mnist"
+SRC = Path(__file__).resolve().parents[1] / "src"
+BUNDLED_MNIST = SRC / "neural_network" / "data" / "bundled" / "mnist"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist, "kmnist": load_kmnist}
 

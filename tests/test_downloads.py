@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neural_network import datasets
-from neural_network.datasets import (
+from neural_network.data import mnist as datasets
+from neural_network.data.mnist import (
     ChecksumError,
     DownloadError,
     IDXFormatError,

@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from neural_network import MLPClassifier, Sequential, load_model  # noqa: E402
-from neural_network.serialization import (  # noqa: E402
+from neural_network.io.model_files import (  # noqa: E402
     ModelFileError,
     read_model_file,
     save_model,

@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from neural_network import load_mnist
-from neural_network.images import load_digit, prepare_digit, read_image
+from neural_network.data.images import load_digit, prepare_digit, read_image
 
 
 @pytest.fixture(scope="module")

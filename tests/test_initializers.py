@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from neural_network.initializers import (
+from neural_network.core.initializers import (
     INITIALIZERS,
     get_initializer,
     he_normal,
@@ -13,8 +13,8 @@ from neural_network.initializers import (
     xavier_normal,
     xavier_uniform,
 )
-from neural_network.layers import Dense
-from neural_network.model import build_mlp
+from neural_network.core.layers import Dense
+from neural_network.core.model import build_mlp
 
 N_IN, N_OUT = 600, 400  # 240k samples: the empirical std is within ~0.3% of the true one
 

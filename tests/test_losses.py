@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from gradcheck import assert_gradient_close, numerical_gradient
 
-from neural_network.losses import (
+from neural_network.core.losses import (
     SoftmaxCrossEntropy,
     add_l2_grad,
     as_class_ids,
@@ -14,7 +14,7 @@ from neural_network.losses import (
     log_softmax,
     softmax,
 )
-from neural_network.model import build_mlp
+from neural_network.core.model import build_mlp
 
 
 def _one_hot(labels, n_classes):

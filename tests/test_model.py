@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from gradcheck import assert_gradient_close, numerical_gradient
 
-from neural_network.activations import ACTIVATIONS, LeakyReLU, ReLU
-from neural_network.layers import Dense, Dropout
-from neural_network.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
-from neural_network.model import Sequential, build_mlp
-from neural_network.optimizers import Adam
+from neural_network.core.activations import ACTIVATIONS, LeakyReLU, ReLU
+from neural_network.core.layers import Dense, Dropout
+from neural_network.core.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty
+from neural_network.core.model import Sequential, build_mlp
+from neural_network.optim.optimizers import Adam
 
 L2 = 0.05
 
@@ -255,7 +255,7 @@ def test_a_copied_model_and_optimizer_keep_training_the_weights_forward_reads(co
     import copy as copy_module
     import pickle
 
-    from neural_network.optimizers import Adam
+    from neural_network.optim.optimizers import Adam
 
     model = build_mlp(6, [5], 3, rng=rng)
     optimizer = Adam(model.flat, lr=0.1)

@@ -5,10 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from neural_network.layers import Dense, FlatParameters, Parameter
-from neural_network.losses import add_l2_grad, l2_penalty
-from neural_network.model import build_mlp
-from neural_network.optimizers import OPTIMIZERS, SGD, Adam, clip_by_global_norm, get_optimizer
+from neural_network.core.layers import Dense, FlatParameters, Parameter
+from neural_network.core.losses import add_l2_grad, l2_penalty
+from neural_network.core.model import build_mlp
+from neural_network.optim.optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adam,
+    clip_by_global_norm,
+    get_optimizer,
+)
 
 
 def _params(rng, dtype=np.float64):

@@ -10,7 +10,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from neural_network import History, NeuralNetwork, one_hot_encode
-from neural_network.plotting import plot_accuracy, plot_loss
+from neural_network.apps.plotting import plot_accuracy, plot_loss
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 EPOCHS = 4

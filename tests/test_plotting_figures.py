@@ -11,7 +11,7 @@ import pytest
 from matplotlib.image import imread
 
 from neural_network import History
-from neural_network.plotting import (
+from neural_network.apps.plotting import (
     plot_accuracy,
     plot_confusion_matrix,
     plot_first_layer_weights,
@@ -171,7 +171,7 @@ def test_new_figures_are_headless_and_never_import_pyplot(tmp_path):
 import sys
 import numpy as np
 from neural_network import History
-from neural_network.plotting import (plot_confusion_matrix, plot_first_layer_weights,
+from neural_network.apps.plotting import (plot_confusion_matrix, plot_first_layer_weights,
     plot_learning_rate, plot_misclassified)
 out = {str(tmp_path)!r}
 plot_learning_rate(History(epoch=[1, 2], lr=[0.1, 0.05]), path=out + "/lr.png")

@@ -9,9 +9,10 @@ import json
 import numpy as np
 import pytest
 
-from neural_network import evaluate, load_model, presets
-from neural_network.presets import PRESETS, get_preset, train_preset
-from neural_network.schedules import Cosine
+from neural_network import evaluate, load_model
+from neural_network.apps import presets
+from neural_network.apps.presets import PRESETS, get_preset, train_preset
+from neural_network.optim.schedules import Cosine
 
 TINY = {
     "hidden": [24],
@@ -111,7 +112,7 @@ def test_time_budget_cuts_the_run_short(small_mnist):
 
 
 def test_cli_train_preset(small_mnist, tmp_path, monkeypatch, capsys):
-    from neural_network.cli import main
+    from neural_network.apps.cli import main
 
     monkeypatch.setitem(PRESETS, "best", get_preset("best", TINY))
     out = tmp_path / "run"
@@ -137,7 +138,7 @@ def test_cli_train_preset(small_mnist, tmp_path, monkeypatch, capsys):
     ],
 )
 def test_cli_preset_usage_errors(argv, message, tmp_path, capsys):
-    from neural_network.cli import main
+    from neural_network.apps.cli import main
 
     assert main(["train", *argv, "--out", str(tmp_path / "run"), "--quiet"]) == 2
     assert message in capsys.readouterr().err

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from neural_network.schedules import (
+from neural_network.optim.schedules import (
     SCHEDULES,
     Constant,
     Cosine,

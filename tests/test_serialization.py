@@ -21,9 +21,9 @@ from neural_network import (
     one_hot_encode,
     register_model_kind,
     save_model,
-    serialization,
 )
-from neural_network.serialization import MODEL_KINDS, archive_bytes, read_model_file
+from neural_network.io import model_files as serialization
+from neural_network.io.model_files import MODEL_KINDS, archive_bytes, read_model_file
 
 
 def small_model(rng, *, activation="relu", dropout=None, dtype=np.float32) -> Sequential:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from neural_network import NeuralNetwork, build_mlp, load_mnist, load_model
-from neural_network.server import (
+from neural_network.apps.server import (
     MAX_BODY_BYTES,
     demo_model_path,
     make_server,
@@ -335,7 +335,7 @@ def test_serve_command_runs_until_interrupted(tmp_path):
     # handler first, as an interactive shell would have it.
     command = (
         "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
-        "from neural_network.cli import main; sys.exit(main(['serve', '--port', '0']))"
+        "from neural_network.apps.cli import main; sys.exit(main(['serve', '--port', '0']))"
     )
     process = subprocess.Popen(
         [sys.executable, "-c", command],

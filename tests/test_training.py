@@ -20,7 +20,7 @@ from neural_network import (
     fit,
     log_softmax,
 )
-from neural_network.training import minibatches
+from neural_network.train.loop import minibatches
 
 N_FEATURES, N_CLASSES = 8, 3
 HISTORY_FIELDS = (

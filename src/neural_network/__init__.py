@@ -6,11 +6,15 @@ Start with :func:`build_mlp` and :func:`fit`, or with the seed-compatible
 
 import importlib.util
 
-from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
-from .augmentation import RandomDistortion, distort
-from .compat import NeuralNetwork, one_hot_encode
-from .constraints import apply_max_norm
-from .datasets import (
+from .apps.classic import NeuralNetwork, one_hot_encode
+from .apps.presets import PRESETS, train_preset
+from .core.activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
+from .core.initializers import INITIALIZERS, he_normal, he_uniform, xavier_normal, xavier_uniform
+from .core.layers import Dense, Dropout, FlatParameters, Layer, Parameter
+from .core.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax, softmax
+from .core.model import Sequential, build_mlp
+from .data.augmentation import RandomDistortion, distort
+from .data.mnist import (
     ChecksumError,
     DownloadError,
     IDXFormatError,
@@ -20,16 +24,12 @@ from .datasets import (
     load_mnist,
     read_idx,
 )
-from .initializers import INITIALIZERS, he_normal, he_uniform, xavier_normal, xavier_uniform
-from .layers import Dense, Dropout, FlatParameters, Layer, Parameter
-from .losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax, softmax
-from .model import Sequential, build_mlp
-from .optimizers import OPTIMIZERS, SGD, Adam, Optimizer, clip_by_global_norm
-from .preprocessing import MinMaxScaler, one_hot
-from .presets import PRESETS, train_preset
-from .schedules import SCHEDULES, Constant, Cosine, StepDecay
-from .serialization import ModelFileError, load_model, register_model_kind, save_model
-from .training import EarlyStopping, History, TrainingDivergedError, evaluate, fit
+from .data.preprocessing import MinMaxScaler, one_hot
+from .io.model_files import ModelFileError, load_model, register_model_kind, save_model
+from .optim.constraints import apply_max_norm
+from .optim.optimizers import OPTIMIZERS, SGD, Adam, Optimizer, clip_by_global_norm
+from .optim.schedules import SCHEDULES, Constant, Cosine, StepDecay
+from .train.loop import EarlyStopping, History, TrainingDivergedError, evaluate, fit
 
 __version__ = "0.1.0"
 
@@ -39,7 +39,7 @@ def __getattr__(name: str):
     and ``import neural_network`` does not pay for importing it."""
     if name == "MLPClassifier":
         try:
-            from .estimator import MLPClassifier
+            from .apps.estimators import MLPClassifier
         except ModuleNotFoundError as error:
             if error.name is None or error.name.split(".")[0] != "sklearn":
                 raise

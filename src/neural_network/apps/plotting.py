@@ -17,7 +17,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .training import History
+    from ..train.loop import History
 
 
 def _integer_epochs(ax) -> None:

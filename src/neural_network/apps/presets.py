@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from .augmentation import RandomDistortion
-from .datasets import load_mnist
-from .model import Sequential, build_mlp
-from .optimizers import Adam
-from .schedules import Cosine
-from .training import History, evaluate, fit
+from ..core.model import Sequential, build_mlp
+from ..data.augmentation import RandomDistortion
+from ..data.mnist import load_mnist
+from ..optim.optimizers import Adam
+from ..optim.schedules import Cosine
+from ..train.loop import History, evaluate, fit
 
 PRESETS: dict[str, dict[str, Any]] = {
     "best": {

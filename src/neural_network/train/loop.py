@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .constraints import apply_max_norm
-from .losses import SoftmaxCrossEntropy, as_class_ids, log_softmax
-from .model import Sequential
-from .optimizers import Optimizer
-from .serialization import TrainingRun, resume_checkpoint, save_checkpoint, training_settings
+from ..core.losses import SoftmaxCrossEntropy, as_class_ids, log_softmax
+from ..core.model import Sequential
+from ..io.model_files import TrainingRun, resume_checkpoint, save_checkpoint, training_settings
+from ..optim.constraints import apply_max_norm
+from ..optim.optimizers import Optimizer
 
 EpochCallback = Callable[[int, "History"], None]
 Augmentation = Callable[[np.ndarray, np.random.Generator], np.ndarray]

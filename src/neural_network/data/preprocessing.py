@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .losses import as_class_ids
+from ..core.losses import as_class_ids
 
 
 class MinMaxScaler:

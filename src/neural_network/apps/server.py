@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from .compat import NeuralNetwork
-from .images import prepare_digit
-from .model import Sequential
-from .serialization import load_model
+from ..core.model import Sequential
+from ..data.images import prepare_digit
+from ..io.model_files import load_model
+from .classic import NeuralNetwork
 
 N_PIXELS = 28 * 28
 N_CLASSES = 10
@@ -75,9 +75,9 @@ class RequestError(Exception):
 
 
 def demo_model_path() -> os.PathLike:
-    """The small pretrained network shipped with the package (``data/demo_model.npz``;
+    """The small pretrained network shipped with the package (``apps/demo_model.npz``;
     ``scripts/train_demo_model.py`` reproduces it)."""
-    return importlib.resources.files("neural_network") / "data" / "demo_model.npz"
+    return importlib.resources.files("neural_network.apps") / "demo_model.npz"
 
 
 def prepare_drawing(pixels: np.ndarray) -> np.ndarray:
@@ -196,7 +196,7 @@ class DemoServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], model: Any):
         self.model = model
         self.probabilities = _probability_function(model)
-        web = importlib.resources.files("neural_network") / "web"
+        web = importlib.resources.files("neural_network.apps") / "web"
         self.pages = {path: (web / name).read_bytes() for path, (name, _) in PAGES.items()}
         if ":" in address[0]:
             self.address_family = socket.AF_INET6

@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from .layers import Dense
-from .model import Sequential
+from ..core.layers import Dense
+from ..core.model import Sequential
 
 
 def hidden_dense_layers(model: Sequential) -> list[Dense]:

@@ -61,9 +61,9 @@ from typing import Any
 
 import numpy as np
 
-from .layers import Dropout, Parameter
-from .model import LAYER_TYPES, Sequential
-from .optimizers import Optimizer
+from ..core.layers import Dropout, Parameter
+from ..core.model import LAYER_TYPES, Sequential
+from ..optim.optimizers import Optimizer
 
 FORMAT = "neural_network"
 FORMAT_VERSION = 1
@@ -146,7 +146,7 @@ def _load_mlp_classifier(model_file: ModelFile) -> Any:
     # neural_network.estimator is imported lazily (scikit-learn is optional), so its kind is
     # known here too; importing it registers the same kind with the same arrays.
     try:
-        from .estimator import MLPClassifier
+        from ..apps.estimators import MLPClassifier
     except ModuleNotFoundError as error:
         if error.name is None or error.name.split(".")[0] != "sklearn":
             raise

@@ -15,21 +15,21 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from .activations import ACTIVATIONS, get_activation
-from .layers import Dense, Dropout
-from .model import Sequential, build_mlp
-from .optimizers import Adam
-from .plotting import plot_accuracy, plot_loss
-from .preprocessing import MinMaxScaler
-from .schedules import StepDecay
-from .serialization import (
+from ..core.activations import ACTIVATIONS, get_activation
+from ..core.layers import Dense, Dropout
+from ..core.model import Sequential, build_mlp
+from ..data.preprocessing import MinMaxScaler
+from ..io.model_files import (
     ModelFile,
     ModelFileError,
     register_model_kind,
     restore_history,
     save_model,
 )
-from .training import EarlyStopping, History, fit
+from ..optim.optimizers import Adam
+from ..optim.schedules import StepDecay
+from ..train.loop import EarlyStopping, History, fit
+from .plotting import plot_accuracy, plot_loss
 
 DEFAULT_ARCHITECTURE = (512, 256, 128)
 
@@ -40,7 +40,7 @@ def one_hot_encode(labels: Sequence[int] | np.ndarray, num_labels: int) -> np.nd
     Raises:
         ValueError: if a label is not an integer in ``[0, num_labels)``.
     """
-    from .preprocessing import one_hot
+    from ..data.preprocessing import one_hot
 
     return one_hot(np.asarray(labels).ravel(), num_labels).T.copy()
 

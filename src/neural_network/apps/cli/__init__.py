@@ -35,13 +35,13 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from .activations import ACTIVATIONS
-from .compat import DEFAULT_ARCHITECTURE, NeuralNetwork
-from .datasets import load_mnist
-from .model import Sequential
-from .preprocessing import one_hot
-from .presets import PRESETS, train_preset
-from .serialization import load_model
+from ...core.activations import ACTIVATIONS
+from ...core.model import Sequential
+from ...data.mnist import load_mnist
+from ...data.preprocessing import one_hot
+from ...io.model_files import load_model
+from ..classic import DEFAULT_ARCHITECTURE, NeuralNetwork
+from ..presets import PRESETS, train_preset
 
 PROG = "neural-network"
 MODEL_FILE = "model.npz"
@@ -61,7 +61,7 @@ class Dataset:
 DIGITS = tuple(str(k) for k in range(10))
 DATASETS: dict[str, Dataset] = {"mnist": Dataset(load_mnist, DIGITS)}
 try:
-    from .datasets import load_fashion_mnist
+    from ...data.mnist import load_fashion_mnist
 except ImportError:  # pragma: no cover - an older datasets module
     pass
 else:
@@ -81,7 +81,7 @@ else:
         ),
     )
 try:
-    from .datasets import load_kmnist
+    from ...data.mnist import load_kmnist
 except ImportError:  # pragma: no cover - an older datasets module
     pass
 else:
@@ -783,7 +783,7 @@ def _write_history(run_dir: Path, history) -> None:
 def _draw_run_figures(
     run_dir, network, history, x_test, y_test, probs, metrics, dataset: Dataset, validation: str
 ) -> None:
-    from . import plotting
+    from .. import plotting
 
     plotting.plot_loss(history, val_label=validation, path=run_dir / "cost.png")
     plotting.plot_accuracy(history, val_label=validation, path=run_dir / "accuracy.png")
@@ -808,7 +808,7 @@ def _draw_run_figures(
 
 
 def _draw_confusion_matrix(folder: Path, metrics: Mapping[str, Any], class_names) -> Path:
-    from .plotting import plot_confusion_matrix
+    from ..plotting import plot_confusion_matrix
 
     path = folder / "confusion_matrix.png"
     plot_confusion_matrix(
@@ -976,7 +976,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     """``neural-network predict``."""
-    from .images import load_digit
+    from ...data.images import load_digit
 
     model = _load_model_file(args.model)
     x = np.stack([load_digit(path) for path in args.images])
@@ -1019,7 +1019,7 @@ def port_number(value: Any) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """``neural-network serve``: runs until Ctrl+C."""
-    from .server import serve
+    from ..server import serve
 
     model = None if args.model is None else _load_model_file(args.model)
 

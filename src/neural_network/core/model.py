@@ -110,7 +110,7 @@ class Sequential:
         Raises:
             ModelFileError: if a weight is not finite (nothing is written).
         """
-        from .serialization import save_model  # serialization builds on this module
+        from ..io.model_files import save_model  # serialization builds on this module
 
         save_model(path, self)
 

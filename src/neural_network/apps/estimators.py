@@ -28,20 +28,20 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-from .activations import get_activation
-from .losses import log_softmax
-from .model import Sequential, build_mlp
-from .optimizers import Optimizer, get_optimizer
-from .preprocessing import MinMaxScaler
-from .schedules import Constant, Cosine, StepDecay
-from .serialization import (
+from ..core.activations import get_activation
+from ..core.losses import log_softmax
+from ..core.model import Sequential, build_mlp
+from ..data.preprocessing import MinMaxScaler
+from ..io.model_files import (
     ModelFile,
     ModelFileError,
     register_model_kind,
     restore_history,
     save_model,
 )
-from .training import EarlyStopping, History, fit
+from ..optim.optimizers import Optimizer, get_optimizer
+from ..optim.schedules import Constant, Cosine, StepDecay
+from ..train.loop import EarlyStopping, History, fit
 
 try:
     from sklearn.utils.validation import validate_data

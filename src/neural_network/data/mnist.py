@@ -766,7 +766,7 @@ def _load_dataset(
 
 def _bundled_mnist_sources() -> list[Traversable] | None:
     """The bundled MNIST files, in ``_FILE_NAMES`` order, or None if any is missing."""
-    directory = importlib.resources.files("neural_network") / "data" / "mnist"
+    directory = importlib.resources.files("neural_network.data") / "bundled" / "mnist"
     sources = [_find_file(directory, name) for name in _FILE_NAMES]
     return None if None in sources else sources
 

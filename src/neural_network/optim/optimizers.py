@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .layers import FlatParameters, Parameter, flat_parameters_of
+from ..core.layers import FlatParameters, Parameter, flat_parameters_of
 
 # 64 Ki float32 elements = 256 KiB per vector; the five vectors of an Adam update then fit in
 # a 2 MiB L2 cache. Whole-vector ufuncs would stream each one through memory 12 times.
