@@ -1,7 +1,17 @@
 """A multi-layer perceptron written from scratch in NumPy, with hand-derived backprop.
 
-Start with :func:`build_mlp` and :func:`fit`, or with the seed-compatible
-:class:`NeuralNetwork`. MNIST is bundled: ``(x_train, y_train), (x_test, y_test) = load_mnist()``.
+Start with :func:`build_mlp` and :func:`fit`, or with the classic :class:`NeuralNetwork`.
+MNIST is bundled: ``(x_train, y_train), (x_test, y_test) = load_mnist()``.
+
+The package is laid out in layers, each importing only the ones below it::
+
+    apps    NeuralNetwork, MLPClassifier, presets, plotting, the CLI and its web demo
+    io      model files, atomic writes, checkpoints
+    train   fit, evaluate, History, callbacks
+    optim   optimisers, schedules, constraints, and the plain reference step
+    core    parameters, layers, activations, initialisers, losses, Sequential
+    data    (beside core) IDX files, datasets, preprocessing, augmentation, pictures
+    checks  the argument checks every layer uses
 """
 
 import importlib.util
@@ -10,26 +20,33 @@ from .apps.classic import NeuralNetwork, one_hot_encode
 from .apps.presets import PRESETS, train_preset
 from .core.activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
 from .core.initializers import INITIALIZERS, he_normal, he_uniform, xavier_normal, xavier_uniform
-from .core.layers import Dense, Dropout, FlatParameters, Layer, Parameter
+from .core.layers import Dense, Dropout, Layer
 from .core.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax, softmax
 from .core.model import Sequential, build_mlp
+from .core.parameters import FlatParameters, Parameter
 from .data.augmentation import RandomDistortion, distort
-from .data.mnist import (
-    ChecksumError,
-    DownloadError,
-    IDXFormatError,
-    get_cache_dir,
-    load_fashion_mnist,
-    load_kmnist,
-    load_mnist,
-    read_idx,
-)
+from .data.idx import IDXFormatError, read_idx
+from .data.mnist import load_fashion_mnist, load_kmnist, load_mnist
 from .data.preprocessing import MinMaxScaler, one_hot
-from .io.model_files import ModelFileError, load_model, register_model_kind, save_model
+from .data.sources import ChecksumError, DownloadError, get_cache_dir
+from .io.archive import ModelFileError
+from .io.checkpoints import Checkpoint
+from .io.model_files import load_model, register_model_kind, save_model
 from .optim.constraints import apply_max_norm
 from .optim.optimizers import OPTIMIZERS, SGD, Adam, Optimizer, clip_by_global_norm
 from .optim.schedules import SCHEDULES, Constant, Cosine, StepDecay
-from .train.loop import EarlyStopping, History, TrainingDivergedError, evaluate, fit
+from .train.callbacks import (
+    Augment,
+    Callback,
+    EarlyStopping,
+    LRSchedule,
+    MaxNorm,
+    ProgressBar,
+    TimeBudget,
+)
+from .train.history import History
+from .train.loop import TrainingDivergedError, evaluate, fit
+from .train.run import TrainingRun
 
 __version__ = "0.1.0"
 
@@ -38,16 +55,8 @@ def __getattr__(name: str):
     """Import the scikit-learn estimator on first access, so that scikit-learn stays optional
     and ``import neural_network`` does not pay for importing it."""
     if name == "MLPClassifier":
-        try:
-            from .apps.estimators import MLPClassifier
-        except ModuleNotFoundError as error:
-            if error.name is None or error.name.split(".")[0] != "sklearn":
-                raise
-            raise ModuleNotFoundError(
-                "neural_network.MLPClassifier needs scikit-learn: "
-                'pip install "neural-network[sklearn]"',
-                name=error.name,
-            ) from error
+        from .apps.estimators import MLPClassifier
+
         return MLPClassifier
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -60,6 +69,9 @@ __all__ = [
     "SCHEDULES",
     "SGD",
     "Adam",
+    "Augment",
+    "Callback",
+    "Checkpoint",
     "ChecksumError",
     "Constant",
     "Cosine",
@@ -70,13 +82,16 @@ __all__ = [
     "FlatParameters",
     "History",
     "IDXFormatError",
+    "LRSchedule",
     "Layer",
     "LeakyReLU",
+    "MaxNorm",
     "MinMaxScaler",
     "ModelFileError",
     "NeuralNetwork",
     "Optimizer",
     "Parameter",
+    "ProgressBar",
     "RandomDistortion",
     "ReLU",
     "Sequential",
@@ -84,7 +99,9 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "StepDecay",
     "Tanh",
+    "TimeBudget",
     "TrainingDivergedError",
+    "TrainingRun",
     "__version__",
     "add_l2_grad",
     "apply_max_norm",

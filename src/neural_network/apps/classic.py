@@ -1,34 +1,39 @@
-"""The seed README's API, with its exact names: ``NeuralNetwork`` and ``one_hot_encode``.
+"""The classic API of the original project, "Neural Network from Scratch – Optimized Version",
+with its exact names: ``NeuralNetwork`` and ``one_hot_encode``.
 
-The seed keeps samples in *columns*: ``X`` is ``(n_features, n_samples)`` and ``y`` is one-hot
+That API keeps samples in *columns*: ``X`` is ``(n_features, n_samples)`` and ``y`` is one-hot
 ``(num_labels, n_samples)``. This class transposes once on the way in and out; inside, the
 library keeps samples in rows. Inputs are raw values (MNIST pixels 0-255): a per-feature
 min-max scaler is fitted on ``X`` and applied to every input, test data included.
+
+How it maps onto the layers: the constructor is ``MinMaxScaler`` plus ``build_mlp``;
+``fit`` is ``neural_network.fit`` with ``Adam(l2=lam, clip_norm=grad_clip)`` and the
+callbacks ``LRSchedule(StepDecay(lr, lr_decay, lr_decay_every))``, ``EarlyStopping`` on the
+test accuracy, ``ProgressBar`` and, when asked, ``Checkpoint``.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..checks import check_optional_real, check_positive_int, check_real
 from ..core.activations import ACTIVATIONS, get_activation
 from ..core.layers import Dense, Dropout
 from ..core.model import Sequential, build_mlp
-from ..data.preprocessing import MinMaxScaler
-from ..io.model_files import (
-    ModelFile,
-    ModelFileError,
-    register_model_kind,
-    restore_history,
-    save_model,
-)
+from ..data.preprocessing import MinMaxScaler, one_hot
+from ..io.archive import ModelFileError
+from ..io.checkpoints import Checkpoint
+from ..io.model_files import ModelFile, save_model
 from ..optim.optimizers import Adam
 from ..optim.schedules import StepDecay
-from ..train.loop import EarlyStopping, History, fit
+from ..train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
+from ..train.history import History
+from ..train.loop import fit
+from ..train.run import TrainingRun
 from .plotting import plot_accuracy, plot_loss
 
 DEFAULT_ARCHITECTURE = (512, 256, 128)
@@ -40,22 +45,23 @@ def one_hot_encode(labels: Sequence[int] | np.ndarray, num_labels: int) -> np.nd
     Raises:
         ValueError: if a label is not an integer in ``[0, num_labels)``.
     """
-    from ..data.preprocessing import one_hot
-
     return one_hot(np.asarray(labels).ravel(), num_labels).T.copy()
 
 
-def _positive(name: str, value, *, integer: bool) -> None:
-    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
-    if isinstance(value, bool) or not isinstance(value, kinds) or not value > 0:
-        kind = "integer" if integer else "number"
-        raise ValueError(f"{name} must be a positive {kind}; got {value!r}")
-    if not integer and not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value!r}")
+class _LogLine(Callback):
+    """Prints the original project's log line every ``log_every`` epochs (and the first and
+    last), above the progress bar."""
+
+    def __init__(self, network: NeuralNetwork, log_every: int, epochs: int):
+        self.network, self.log_every, self.epochs = network, log_every, epochs
+
+    def on_epoch_end(self, run: TrainingRun) -> None:
+        if run.epoch % self.log_every == 0 or run.epoch in (1, self.epochs):
+            tqdm.write(self.network._log_line(run.history))
 
 
 class NeuralNetwork:
-    """A fully connected classifier with the seed README's constructor and ``fit``.
+    """A fully connected classifier with the original project's constructor and ``fit``.
 
     Args:
         X: Training inputs, ``(n_features, n_samples)``, raw values.
@@ -85,8 +91,8 @@ class NeuralNetwork:
         seed: int | None = None,
     ):
         get_activation(activation)
-        _positive("num_labels", num_labels, integer=True)
-        self.activation, self.num_labels = activation, int(num_labels)
+        self.activation = activation
+        self.num_labels = check_positive_int("num_labels", num_labels)
         self.architecture = [int(units) for units in architecture]
         self.seed = seed
         x_rows = self._check_inputs(X, "X")
@@ -110,6 +116,7 @@ class NeuralNetwork:
             rng=self.rng,
         )
         self.history = History()
+        self.best_epoch: int | None = None
 
     def _check_inputs(self, X, name: str, n_features: int | None = None) -> np.ndarray:
         X = np.asarray(X)
@@ -159,7 +166,7 @@ class NeuralNetwork:
         checkpoint_every: int = 1,
         resume_from: str | os.PathLike | None = None,
     ) -> History:
-        """Train with Adam on mini-batches; print the seed's log line every ``log_every`` epochs.
+        """Train with Adam on mini-batches; print a log line every ``log_every`` epochs.
 
         Args:
             lr: Initial Adam learning rate.
@@ -171,11 +178,11 @@ class NeuralNetwork:
             grad_clip: Global-norm gradient clipping threshold; ``None`` disables it.
             early_stopping_patience: Stop after this many epochs without a higher test
                 accuracy (lower train cost when there is no test set) and restore the best
-                epoch's weights; ``None`` or 0 disables it. As in the seed, the test set given
-                to the constructor doubles as the validation set, so the reported test
-                accuracy is that of the epoch chosen on it.
+                epoch's weights; ``None`` or 0 disables it. As in the original project, the
+                test set given to the constructor doubles as the validation set, so the
+                reported test accuracy is that of the epoch chosen on it.
             lr_decay: Factor applied to the learning rate every ``lr_decay_every`` epochs.
-            lr_decay_every: Epochs between decays (the seed decays every 30).
+            lr_decay_every: Epochs between decays (the original project decays every 30).
             min_delta: Smallest change of the monitored value (test accuracy, or train cost
                 without a test set) that counts as an improvement for early stopping.
             log_every: Print the log line every this many epochs (and after the last one).
@@ -199,52 +206,43 @@ class NeuralNetwork:
                 "This NeuralNetwork was loaded from a file and holds no training data; "
                 "build a new one from X and y to train"
             )
-        _positive("lr", lr, integer=False)
-        _positive("epochs", epochs, integer=True)
-        _positive("batch_size", batch_size, integer=True)
-        _positive("log_every", log_every, integer=True)
-        if isinstance(lam, bool) or not isinstance(lam, (int, float)) or not lam >= 0:
-            raise ValueError(f"lam must be a non-negative number; got {lam!r}")
-        if (
-            isinstance(dropout_keep, bool)
-            or not isinstance(dropout_keep, (int, float))
-            or not (0 < dropout_keep <= 1)
-        ):
-            raise ValueError(f"dropout_keep must lie in (0, 1]; got {dropout_keep!r}")
-        if grad_clip is not None:
-            _positive("grad_clip", grad_clip, integer=False)
+        lr = check_real("lr", lr, "(0, inf)")
+        epochs = check_positive_int("epochs", epochs)
+        check_positive_int("batch_size", batch_size)
+        log_every = check_positive_int("log_every", log_every)
+        lam = check_real("lam", lam, "[0, inf)")
+        dropout_keep = check_real("dropout_keep", dropout_keep, "(0, 1]")
+        grad_clip = check_optional_real("grad_clip", grad_clip, "(0, inf)")
         for layer in self.model.layers:
             if isinstance(layer, Dropout):
-                layer.rate = 1.0 - float(dropout_keep)
+                layer.rate = 1.0 - dropout_keep
+        callbacks: list[Callback] = [LRSchedule(StepDecay(lr, lr_decay, lr_decay_every))]
+        if verbose:
+            callbacks += [_LogLine(self, log_every, epochs), ProgressBar()]
         early_stopping = None
         if early_stopping_patience:
             monitor = "val_accuracy" if self.x_test is not None else "train_loss"
             early_stopping = EarlyStopping(early_stopping_patience, min_delta, monitor=monitor)
+            callbacks.append(early_stopping)
+        if checkpoint_path is not None or resume_from is not None:
+            callbacks.append(
+                Checkpoint(checkpoint_path, every=checkpoint_every, resume_from=resume_from)
+            )
         validation = (self.x_test, self.labels_test) if self.x_test is not None else None
-
-        def log(epoch: int, history: History) -> None:
-            if verbose and (epoch % log_every == 0 or epoch in (1, epochs)):
-                tqdm.write(self._log_line(history))
-
         self.history = fit(
             self.model,
             self.x,
             self.labels,
-            optimizer=Adam(self.model.flat, lr=lr),
+            optimizer=Adam(self.model.flat, lr=lr, l2=lam, clip_norm=grad_clip),
             epochs=epochs,
             batch_size=batch_size,
-            l2=float(lam),
-            clip_norm=grad_clip,
-            schedule=StepDecay(float(lr), lr_decay, lr_decay_every),
             validation_data=validation,
-            early_stopping=early_stopping,
             rng=self.rng,
-            progress=verbose,
-            callbacks=[log],
-            checkpoint_path=checkpoint_path,
-            checkpoint_every=checkpoint_every,
-            resume_from=resume_from,
+            callbacks=callbacks,
         )
+        self.best_epoch = len(self.history)
+        if early_stopping is not None and early_stopping.best_epoch:
+            self.best_epoch = early_stopping.best_epoch
         if verbose and early_stopping is not None and early_stopping.stopped:
             tqdm.write(
                 f"Early stopping after epoch {self.history.epoch[-1]}; restored the weights of "
@@ -293,7 +291,11 @@ class NeuralNetwork:
         network.x = network.labels = network.x_test = network.labels_test = None
         network.rng = np.random.default_rng(config["seed"])
         network.model = model
-        network.history = restore_history(History(), config["history"])
+        try:
+            network.history = History.from_dict(config["history"])
+        except ValueError as error:
+            raise ModelFileError(str(error)) from None
+        network.best_epoch = None
         return network
 
     @staticmethod
@@ -374,8 +376,3 @@ def _check_saved_config(config: dict, model: Sequential) -> None:
         raise ModelFileError(f"seed must be an integer or null; got {config['seed']!r}")
     if config["scaler_dtype"] not in ("float32", "float64"):
         raise ModelFileError(f"scaler dtype {config['scaler_dtype']!r} is not float32 or float64")
-
-
-register_model_kind(
-    "neural_network", NeuralNetwork._from_model_file, arrays=("scaler.min", "scaler.scale")
-)

@@ -23,64 +23,33 @@ import numbers
 import os
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+
+try:
+    from sklearn.base import BaseEstimator, ClassifierMixin
+except ModuleNotFoundError as error:  # the one sentence a user without scikit-learn reads
+    raise ModuleNotFoundError(
+        'neural_network\'s MLPClassifier needs scikit-learn: pip install "neural-network[sklearn]"',
+        name=error.name,
+    ) from error
 from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..checks import check_bool, check_positive_int, check_real
 from ..core.activations import get_activation
 from ..core.losses import log_softmax
 from ..core.model import Sequential, build_mlp
 from ..data.preprocessing import MinMaxScaler
-from ..io.model_files import (
-    ModelFile,
-    ModelFileError,
-    register_model_kind,
-    restore_history,
-    save_model,
-)
+from ..io.model_files import ModelFile
 from ..optim.optimizers import Optimizer, get_optimizer
 from ..optim.schedules import Constant, Cosine, StepDecay
-from ..train.loop import EarlyStopping, History, fit
-
-try:
-    from sklearn.utils.validation import validate_data
-except ImportError:  # scikit-learn < 1.6 has it as a private method instead
-
-    def validate_data(estimator, *args, **kwargs):
-        return estimator._validate_data(*args, **kwargs)
-
+from ..train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
+from ..train.history import History
+from ..train.loop import fit
+from .estimator_files import restore_classifier, save_classifier
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
-MODEL_KIND = "mlp_classifier"
 _PREDICT_BATCH = 2048
-# Label dtypes a model file may restore ``classes_`` as: bool, integers, floats, strings.
-_CLASS_DTYPE_KINDS = "biufUO"
-
-
-def _check_real(name: str, value, interval: str) -> float:
-    """``value`` as a float if it is a real number in ``interval``, written as in maths:
-    ``"[0, 1)"``, ``"(0, inf)"``; otherwise a ValueError naming ``name``."""
-    low, high = (float(end) for end in interval[1:-1].split(","))
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
-        raise ValueError(f"{name} must be a real number in {interval}; got {value!r}")
-    above = value >= low if interval[0] == "[" else value > low
-    below = value <= high if interval[-1] == "]" else value < high
-    if not (above and below):
-        raise ValueError(f"{name} must lie in {interval}; got {value!r}")
-    return float(value)
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    return int(value)
-
-
-def _check_bool(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
 
 
 def _make_rng(random_state) -> np.random.Generator:
@@ -101,48 +70,6 @@ def _make_rng(random_state) -> np.random.Generator:
         "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
         f"got {random_state!r}"
     )
-
-
-def _json_param(value):
-    """A constructor parameter as JSON: tuples become lists, NumPy scalars Python ones, and a
-    ``random_state`` object (not reproducible from a file) becomes ``None``."""
-    if isinstance(value, (np.random.RandomState, np.random.Generator)):
-        return None
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    if isinstance(value, (tuple, list, np.ndarray)):
-        return [_json_param(item) for item in value]
-    return value
-
-
-def _check_architecture(
-    model: Sequential, params: dict, n_features: int, n_classes: int, *, error=ValueError
-) -> None:
-    """Raise ``error`` unless ``model`` is the network that ``params`` build for
-    ``n_features`` inputs and ``n_classes`` classes (layer types, sizes, initialisers,
-    activation settings, dropout rates and dtype)."""
-    hidden = params["hidden_layer_sizes"]
-    try:
-        expected = build_mlp(
-            n_features,
-            [hidden] if isinstance(hidden, int) else list(hidden),
-            n_classes,
-            activation=params["activation"],
-            dropout=params["dropout"] or None,
-            rng=np.random.default_rng(0),
-        ).get_config()
-    except (TypeError, ValueError) as problem:
-        raise error(f"the parameters do not describe a network: {problem}") from None
-    if expected != model.get_config():
-        raise error(
-            "the network does not match the parameters hidden_layer_sizes="
-            f"{hidden!r}, activation={params['activation']!r}, dropout={params['dropout']!r} "
-            f"for {n_features} features and {n_classes} classes"
-        )
 
 
 def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
@@ -303,7 +230,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             settings,
             epochs=settings["epochs"],
             validation_data=validation_data,
-            early_stopping=early_stopping,
+            callbacks=[] if early_stopping is None else [early_stopping],
         )
         if early_stopping is not None and early_stopping.best_epoch:
             self.best_epoch_ = early_stopping.best_epoch
@@ -386,30 +313,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             ModelFileError: if a weight is not finite (nothing is written).
         """
         check_is_fitted(self)
-        params = {key: _json_param(value) for key, value in self.get_params().items()}
-        _check_architecture(self.model_, params, self.n_features_in_, len(self.classes_))
-        feature_names = getattr(self, "feature_names_in_", None)
-        config = {
-            "params": params,
-            "classes_dtype": self.classes_.dtype.str,
-            "n_features_in": int(self.n_features_in_),
-            "feature_names_in": None if feature_names is None else list(feature_names),
-            "history": self.history_.to_dict(),
-            "best_epoch": int(self.best_epoch_),
-            "best_validation_score": self.best_validation_score_,
-        }
-        if self.scaler_ is not None:
-            state = self.scaler_.get_state()
-        else:  # the kind's arrays are fixed; without scaling they are stored but unused
-            state = {"min": np.zeros(self.n_features_in_), "scale": np.ones(self.n_features_in_)}
-        save_model(
-            path,
-            self.model_,
-            kind=MODEL_KIND,
-            config=config,
-            arrays={"scaler.min": state["min"], "scaler.scale": state["scale"]},
-            classes=self.classes_.tolist(),
-        )
+        save_classifier(self, path)
 
     @classmethod
     def _from_model_file(cls, model_file: ModelFile) -> MLPClassifier:
@@ -418,81 +322,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Raises:
             ModelFileError: for settings that are invalid or do not describe the network.
         """
-        config, model = model_file.config, model_file.model
-        keys = {
-            "params",
-            "classes_dtype",
-            "n_features_in",
-            "feature_names_in",
-            "history",
-            "best_epoch",
-            "best_validation_score",
-        }
-        if set(config) != keys:
-            raise ModelFileError(f"MLPClassifier config must have keys {sorted(keys)}")
-        params = config["params"]
-        known = cls().get_params()
-        if not isinstance(params, dict) or set(params) != set(known):
-            raise ModelFileError(f"params must be an object with keys {sorted(known)}")
-        if isinstance(params["hidden_layer_sizes"], list):
-            params = {**params, "hidden_layer_sizes": tuple(params["hidden_layer_sizes"])}
-        if params["random_state"] is not None and type(params["random_state"]) is not int:
-            raise ModelFileError(
-                f"random_state must be an int or null; got {params['random_state']!r}"
-            )
-        estimator = cls(**params)
-        try:
-            settings = estimator._check_params()
-        except ValueError as error:
-            raise ModelFileError(f"invalid MLPClassifier parameters: {error}") from None
-        n_features = config["n_features_in"]
-        _check_architecture(model, params, n_features, model.n_classes, error=ModelFileError)
-
-        dtype = config["classes_dtype"]
-        if not isinstance(dtype, str) or np.dtype(dtype).kind not in _CLASS_DTYPE_KINDS:
-            raise ModelFileError(f"classes dtype {dtype!r} is not a label dtype")
-        classes = np.asarray(model_file.classes, dtype=np.dtype(dtype))
-        if classes.ndim != 1 or classes.tolist() != model_file.classes:
-            raise ModelFileError(f"classes {model_file.classes!r} do not fit dtype {dtype!r}")
-        names = config["feature_names_in"]
-        if names is not None:
-            if not (
-                isinstance(names, list)
-                and len(names) == n_features
-                and all(isinstance(name, str) for name in names)
-            ):
-                raise ModelFileError(f"feature_names_in must be {n_features} strings or null")
-            estimator.feature_names_in_ = np.asarray(names, dtype=object)
-        for key in ("scaler.min", "scaler.scale"):
-            if model_file.arrays[key].shape != (n_features,):
-                raise ModelFileError(
-                    f"{key} has shape {model_file.arrays[key].shape}; expected ({n_features},)"
-                )
-        estimator.n_features_in_ = n_features
-        estimator.classes_ = classes
-        estimator.model_ = model
-        estimator.scaler_ = None
-        if settings["scale_inputs"]:
-            state = {
-                "min": model_file.arrays["scaler.min"],
-                "scale": model_file.arrays["scaler.scale"],
-            }
-            estimator.scaler_ = MinMaxScaler.from_state(state, dtype=np.float32)
-        estimator.optimizer_ = get_optimizer(estimator.optimizer)(model.flat, settings["lr"])
+        estimator = restore_classifier(cls, model_file)
+        settings = estimator._check_params()
+        estimator.optimizer_ = estimator._make_optimizer(model_file.model, settings)
         estimator._rng = _make_rng(estimator.random_state)
-        estimator.history_ = restore_history(History(), config["history"])
-        estimator.n_iter_ = len(estimator.history_)
-        estimator.loss_curve_ = list(estimator.history_.train_loss)
-        estimator.val_loss_curve_ = list(estimator.history_.val_loss)
-        estimator.validation_scores_ = list(estimator.history_.val_accuracy)
-        best_epoch, best_score = config["best_epoch"], config["best_validation_score"]
-        if type(best_epoch) is not int or not 0 <= best_epoch <= estimator.n_iter_:
-            raise ModelFileError(f"best_epoch {best_epoch!r} is not an epoch of the history")
-        if best_score is not None and not (
-            isinstance(best_score, (int, float)) and 0 <= best_score <= 1
-        ):
-            raise ModelFileError(f"best_validation_score {best_score!r} is not an accuracy")
-        estimator.best_epoch_, estimator.best_validation_score_ = best_epoch, best_score
         return estimator
 
     def _check_params(self) -> dict:
@@ -504,7 +337,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"hidden_layer_sizes must be a sequence of positive integers; got {hidden!r}"
             )
-        hidden = [_check_positive_int("hidden_layer_sizes entries", units) for units in hidden]
+        hidden = [check_positive_int("hidden_layer_sizes entries", units) for units in hidden]
         get_activation(self.activation)
         get_optimizer(self.optimizer)
         if self.schedule not in SCHEDULE_NAMES:
@@ -513,24 +346,24 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             )
         clip_norm = self.clip_norm
         if clip_norm is not None:
-            clip_norm = _check_real("clip_norm", clip_norm, "(0, inf)")
+            clip_norm = check_real("clip_norm", clip_norm, "(0, inf)")
         return {
             "hidden": hidden,
-            "lr": _check_real("lr", self.lr, "(0, inf)"),
-            "epochs": _check_positive_int("epochs", self.epochs),
-            "batch_size": _check_positive_int("batch_size", self.batch_size),
-            "l2": _check_real("l2", self.l2, "[0, inf)"),
-            "dropout": _check_real("dropout", self.dropout, "[0, 1)"),
+            "lr": check_real("lr", self.lr, "(0, inf)"),
+            "epochs": check_positive_int("epochs", self.epochs),
+            "batch_size": check_positive_int("batch_size", self.batch_size),
+            "l2": check_real("l2", self.l2, "[0, inf)"),
+            "dropout": check_real("dropout", self.dropout, "[0, 1)"),
             "clip_norm": clip_norm,
-            "lr_decay": _check_real("lr_decay", self.lr_decay, "(0, 1]"),
-            "lr_decay_every": _check_positive_int("lr_decay_every", self.lr_decay_every),
-            "early_stopping": _check_bool("early_stopping", self.early_stopping),
-            "validation_fraction": _check_real(
+            "lr_decay": check_real("lr_decay", self.lr_decay, "(0, 1]"),
+            "lr_decay_every": check_positive_int("lr_decay_every", self.lr_decay_every),
+            "early_stopping": check_bool("early_stopping", self.early_stopping),
+            "validation_fraction": check_real(
                 "validation_fraction", self.validation_fraction, "(0, 1)"
             ),
-            "patience": _check_positive_int("patience", self.patience),
-            "min_delta": _check_real("min_delta", self.min_delta, "[0, inf)"),
-            "scale_inputs": _check_bool("scale_inputs", self.scale_inputs),
+            "patience": check_positive_int("patience", self.patience),
+            "min_delta": check_real("min_delta", self.min_delta, "[0, inf)"),
+            "scale_inputs": check_bool("scale_inputs", self.scale_inputs),
         }
 
     @staticmethod
@@ -554,7 +387,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             dropout=settings["dropout"] or None,
             rng=rng,
         )
-        self.optimizer_: Optimizer = get_optimizer(self.optimizer)(self.model_.flat, settings["lr"])
+        self.optimizer_ = self._make_optimizer(self.model_, settings)
         self.history_ = History()
         self._rng = rng
         return x
@@ -584,6 +417,11 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         train = np.sort(train)
         return x[train], labels[train], (x[val], labels[val])
 
+    def _make_optimizer(self, model: Sequential, settings: dict) -> Optimizer:
+        return get_optimizer(self.optimizer)(
+            model.flat, settings["lr"], l2=settings["l2"], clip_norm=settings["clip_norm"]
+        )
+
     def _schedule(self, settings: dict):
         lr = settings["lr"]
         if self.schedule == "step":
@@ -592,7 +430,19 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             return Cosine(lr, settings["epochs"])
         return Constant(lr)
 
-    def _train(self, x, labels, settings: dict, *, epochs: int, **kwargs) -> None:
+    def _train(
+        self,
+        x,
+        labels,
+        settings: dict,
+        *,
+        epochs: int,
+        validation_data=None,
+        callbacks: list[Callback] = (),
+    ) -> None:
+        callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
+        if self.verbose:
+            callbacks.append(ProgressBar())
         fit(
             self.model_,
             x,
@@ -600,13 +450,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             optimizer=self.optimizer_,
             epochs=epochs,
             batch_size=min(settings["batch_size"], len(x)),
-            l2=settings["l2"],
-            clip_norm=settings["clip_norm"],
-            schedule=self._schedule(settings),
+            validation_data=validation_data,
             rng=self._rng,
-            progress=bool(self.verbose),
+            callbacks=callbacks,
             history=self.history_,
-            **kwargs,
         )
         self.n_iter_ = len(self.history_)
         self.loss_curve_ = list(self.history_.train_loss)
@@ -623,8 +470,3 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             batch = x[start : start + _PREDICT_BATCH]
             logits[start : start + _PREDICT_BATCH] = self.model_.forward(batch, training=False)
         return logits
-
-
-register_model_kind(
-    MODEL_KIND, MLPClassifier._from_model_file, arrays=("scaler.min", "scaler.scale")
-)

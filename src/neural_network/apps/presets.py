@@ -24,7 +24,6 @@ differences among the last three are two or three images, so the cheapest recipe
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Callable, Mapping
@@ -32,14 +31,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ..checks import check_optional_real
 from ..core.model import Sequential, build_mlp
 from ..data.augmentation import RandomDistortion
 from ..data.mnist import load_mnist
 from ..optim.optimizers import Adam
 from ..optim.schedules import Cosine
-from ..train.loop import History, evaluate, fit
+from ..train.callbacks import (
+    Augment,
+    Callback,
+    EarlyStopping,
+    LRSchedule,
+    MaxNorm,
+    ProgressBar,
+    TimeBudget,
+)
+from ..train.loop import evaluate, fit
+from .run_folder import METRICS_FILE, MODEL_FILE, write_history, write_json
 
 PRESETS: dict[str, dict[str, Any]] = {
     "best": {
@@ -68,10 +77,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 LOADERS: dict[str, Callable[..., tuple]] = {"mnist": load_mnist}
-
-MODEL_FILE = "model.npz"
-METRICS_FILE = "metrics.json"
-HISTORY_FILE = "history.json"
 
 
 def get_preset(name: str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -134,10 +139,7 @@ def train_preset(
     """
     started = time.perf_counter()
     settings = get_preset(name, overrides)
-    if time_budget_s is not None and not (
-        isinstance(time_budget_s, (int, float)) and time_budget_s > 0
-    ):
-        raise ValueError(f"time_budget_s must be a positive number or None; got {time_budget_s!r}")
+    time_budget_s = check_optional_real("time_budget_s", time_budget_s, "(0, inf)")
     (x_train, y_train), (x_test, y_test) = LOADERS[settings["dataset"]]()
     x_train = (x_train / np.float32(255.0)).astype(np.float32)
     n_val = settings["validation_size"]
@@ -153,53 +155,37 @@ def train_preset(
         dropout=settings["dropout"],
         rng=rng,
     )
-    optimizer = Adam(model.flat, lr=settings["lr"])
-    distortion = settings["distortion"]
-    augment = RandomDistortion(**distortion) if distortion else None
-    epochs, warmup = settings["epochs"], settings["warmup_epochs"]
-
-    history = History()
-    best_accuracy, best_epoch, best_values = -math.inf, 0, model.flat.values.copy()
-    planned = epochs
-    bar = tqdm(total=epochs, disable=not progress, unit="epoch", desc=f"preset {name}")
+    optimizer = Adam(
+        model.flat, lr=settings["lr"], l2=settings["l2"], clip_norm=settings["clip_norm"]
+    )
+    best = EarlyStopping(patience=None, monitor="val_accuracy")  # keeps the best epoch
+    # Without epochs=, the cosine spans the run: all epochs, or as many as the budget plans.
+    schedule = Cosine(
+        settings["lr"], min_lr=settings["min_lr"], warmup_epochs=settings["warmup_epochs"]
+    )
+    callbacks: list[Callback] = [LRSchedule(schedule), best]
+    if settings["distortion"]:
+        callbacks.append(Augment(RandomDistortion(**settings["distortion"])))
+    if settings["max_norm"] is not None:
+        callbacks.append(MaxNorm(settings["max_norm"]))
+    if time_budget_s is not None:
+        callbacks.append(TimeBudget(time_budget_s, started=started))
+    if progress:
+        callbacks.append(ProgressBar(desc=f"preset {name}"))
     loop_started = time.perf_counter()
-    for epoch_index in range(epochs):
-        if time_budget_s is not None and epoch_index > 0:
-            per_epoch = (time.perf_counter() - loop_started) / epoch_index
-            left = time_budget_s - (time.perf_counter() - started) - per_epoch / 2  # test, save
-            planned = min(epochs, epoch_index + max(0, math.floor(left / per_epoch)))
-            if planned <= epoch_index:
-                break
-            bar.total = planned
-        schedule = Cosine(settings["lr"], max(planned, warmup + 1), settings["min_lr"], warmup)
-        optimizer.lr = schedule(epoch_index)
-        fit(
-            model,
-            x_fit,
-            y_fit,
-            optimizer=optimizer,
-            epochs=epoch_index + 1,
-            batch_size=settings["batch_size"],
-            l2=settings["l2"],
-            clip_norm=settings["clip_norm"],
-            validation_data=(x_val, y_val),
-            rng=rng,
-            history=history,
-            augment=augment,
-            max_norm=settings["max_norm"],
-        )
-        if history.val_accuracy[-1] > best_accuracy:
-            best_accuracy, best_epoch = history.val_accuracy[-1], epoch_index + 1
-            np.copyto(best_values, model.flat.values)
-        bar.update()
-        bar.set_postfix(
-            loss=f"{history.train_loss[-1]:.4f}",
-            val_acc=f"{history.val_accuracy[-1]:.4f}",
-            lr=f"{optimizer.lr:.1e}",
-        )
-    bar.close()
-    np.copyto(model.flat.values, best_values)
+    history = fit(
+        model,
+        x_fit,
+        y_fit,
+        optimizer=optimizer,
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        validation_data=(x_val, y_val),
+        rng=rng,
+        callbacks=callbacks,
+    )
     train_time = time.perf_counter() - loop_started
+    best_accuracy = history.val_accuracy[best.best_epoch - 1]
 
     metrics: dict[str, Any] = {"preset": name, "dataset": settings["dataset"], "seed": seed}
     if evaluate_test:
@@ -207,7 +193,7 @@ def train_preset(
         metrics |= {"test_accuracy": test_accuracy, "test_loss": test_loss}
     metrics |= {
         "validation_accuracy": best_accuracy,
-        "best_epoch": best_epoch,
+        "best_epoch": best.best_epoch,
         "epochs_run": len(history),
         "selected_on": "validation",
         "n_train": len(x_fit),
@@ -224,6 +210,6 @@ def train_preset(
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
         model.save(folder / MODEL_FILE)
-        (folder / HISTORY_FILE).write_text(json.dumps(history.to_dict(), indent=2) + "\n")
-        (folder / METRICS_FILE).write_text(json.dumps(metrics, indent=2) + "\n")
+        write_history(folder, history, csv_too=False)
+        write_json(folder / METRICS_FILE, metrics)
     return model, metrics

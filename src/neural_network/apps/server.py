@@ -31,13 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.model import Sequential
 from ..data.images import prepare_digit
 from ..io.model_files import load_model
-from .classic import NeuralNetwork
+from .predictor import pixel_classifier
 
 N_PIXELS = 28 * 28
-N_CLASSES = 10
+DIGITS = [str(k) for k in range(10)]
 MAX_BODY_BYTES = 64 * 1024  # 784 numbers need under 8 KB even written as "255.000000,"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -97,46 +96,22 @@ def prepare_drawing(pixels: np.ndarray) -> np.ndarray:
     return prepare_digit(field)
 
 
-def _probability_function(model: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """A function from raw pixel rows ``(n, 784)`` (0-255) to probabilities ``(n, 10)``.
-
-    A ``NeuralNetwork`` or an ``MLPClassifier`` scales pixels with its own scaler; a bare
-    ``Sequential`` holds none, so pixels are divided by 255 (as ``neural-network predict``
-    does).
+def _digit_probabilities(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """A function from raw pixel rows ``(n, 784)`` (0-255) to probabilities ``(n, 10)``,
+    for a model of 784 inputs and the classes 0-9 (see :mod:`neural_network.apps.predictor`).
 
     Raises:
-        TypeError: for an object that is not one of these models.
+        TypeError: for an object that is not one of the library's models.
         ValueError: for a model that does not take 784 inputs and give 10 classes 0-9.
     """
-    if isinstance(model, NeuralNetwork):
-        n_features, classes = len(model.scaler.min_), list(range(model.num_labels))
-
-        def compute(x: np.ndarray) -> np.ndarray:
-            return model.predict_proba(x.T).T
-
-    elif isinstance(model, Sequential):
-        n_features, classes = model.n_features, list(range(model.n_classes))
-
-        def compute(x: np.ndarray) -> np.ndarray:
-            return model.predict_proba(x / 255.0)
-
-    elif hasattr(model, "predict_proba") and hasattr(model, "classes_"):  # an MLPClassifier
-        n_features, classes = int(model.n_features_in_), list(model.classes_)
-
-        def compute(x: np.ndarray) -> np.ndarray:
-            return np.asarray(model.predict_proba(x))
-
-    else:
-        raise TypeError(
-            "model must be a NeuralNetwork, a Sequential or an MLPClassifier; "
-            f"got {type(model).__name__}"
-        )
-    if n_features != N_PIXELS or [str(c) for c in classes] != [str(k) for k in range(10)]:
+    classifier = pixel_classifier(model)
+    classes = classifier.classes
+    if classifier.n_features != N_PIXELS or [str(c) for c in classes] != DIGITS:
         raise ValueError(
             f"the demo page needs a model of {N_PIXELS} inputs and the classes 0-9; got "
-            f"{n_features} inputs and the classes {classes}"
+            f"{classifier.n_features} inputs and the classes {classes}"
         )
-    return compute
+    return classifier.probabilities
 
 
 def parse_pixels(body: bytes) -> np.ndarray:
@@ -195,7 +170,7 @@ class DemoServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], model: Any):
         self.model = model
-        self.probabilities = _probability_function(model)
+        self.probabilities = _digit_probabilities(model)
         web = importlib.resources.files("neural_network.apps") / "web"
         self.pages = {path: (web / name).read_bytes() for path, (name, _) in PAGES.items()}
         if ":" in address[0]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import check_real
 from .layers import Layer
 
 
@@ -40,9 +41,7 @@ class LeakyReLU(Layer):
     default_init = "he_normal"
 
     def __init__(self, alpha: float = 0.01) -> None:
-        if not (isinstance(alpha, (int, float)) and 0.0 <= alpha < 1.0):
-            raise ValueError(f"LeakyReLU alpha must lie in [0, 1); got {alpha!r}")
-        self.alpha = float(alpha)
+        self.alpha = check_real("LeakyReLU alpha", alpha, "[0, 1)")
         self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:

@@ -4,35 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import FlatParameters
+from .parameters import FlatParameters
 
 # Probabilities below this are set to exactly 0 in the gradient. They are far below float32
 # resolution next to the other terms, and left alone they underflow into denormals, which make
 # every later matrix product that touches them many times slower.
 _FLUSH_BELOW = 1e-30
-
-
-def as_class_ids(labels, n_classes: int, *, name: str = "labels") -> np.ndarray:
-    """Validate integer class ids in ``[0, n_classes)`` and return them as an ``intp`` array.
-
-    Floats holding whole numbers (``3.0``) are accepted; anything else is a ``ValueError``
-    that names ``name``.
-    """
-    labels = np.asarray(labels)
-    if labels.ndim != 1:
-        raise ValueError(f"{name} must be 1-D; got shape {labels.shape}")
-    is_int = np.issubdtype(labels.dtype, np.integer)
-    is_whole_float = np.issubdtype(labels.dtype, np.floating) and bool(
-        np.all(labels == np.round(labels))
-    )
-    if labels.size and not (is_int or is_whole_float):
-        raise ValueError(f"{name} must be integer class ids; got dtype {labels.dtype}")
-    # Range check before the cast: inf or 1e30 would not survive the cast to intp.
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(
-            f"{name} must lie in [0, {n_classes}); got values from {labels.min()} to {labels.max()}"
-        )
-    return labels.astype(np.intp, copy=False)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

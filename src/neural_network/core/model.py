@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ..checks import check_positive_int
 from .activations import ACTIVATIONS, get_activation
-from .layers import Dense, Dropout, FlatParameters, Layer, Parameter
+from .layers import Dense, Dropout, Layer
 from .losses import softmax
+from .parameters import FlatParameters, Parameter
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     "Dense": Dense,
     "Dropout": Dropout,
     **{cls.__name__: cls for cls in ACTIVATIONS.values()},
 }
+
+ModelWriter = Callable[["str | os.PathLike", "Sequential"], None]
+# The file format lives in the io layer above this one. Importing it (``import
+# neural_network`` does) installs its writer here, so that core never imports upward.
+_model_writer: ModelWriter | None = None
+
+
+def set_model_writer(writer: ModelWriter) -> None:
+    """Install the function that :meth:`Sequential.save` calls (``io.model_files`` does)."""
+    global _model_writer
+    _model_writer = writer
 
 
 class Sequential:
@@ -105,14 +118,57 @@ class Sequential:
     def save(self, path: str | os.PathLike) -> None:
         """Write the architecture and weights to one ``.npz`` at exactly ``path``, atomically.
 
-        ``neural_network.load_model(path)`` reads it back with bit-identical predictions.
+        ``neural_network.load_model(path)`` reads it back with bit-identical predictions;
+        :func:`neural_network.save_model` does the writing.
 
         Raises:
             ModelFileError: if a weight is not finite (nothing is written).
         """
-        from ..io.model_files import save_model  # serialization builds on this module
+        if _model_writer is None:
+            raise RuntimeError("import neural_network.io.model_files to save models")
+        _model_writer(path, self)
 
-        save_model(path, self)
+    def summary(self) -> str:
+        """A table of the layers with their output shapes and parameter counts, like Keras'
+        ``model.summary()``; ``print(model.summary())`` shows it.
+
+        ``n`` in a shape stands for the number of samples in a batch.
+        """
+        rows = [("#", "layer", "output shape", "parameters")]
+        width = self.n_features
+        for index, layer in enumerate(self.layers):
+            if isinstance(layer, Dense):
+                width = layer.n_out
+            count = sum(p.value.size for p in layer.parameters())
+            rows.append((str(index), repr(layer), f"(n, {width})", f"{count:,}"))
+        sizes = [max(len(row[k]) for row in rows) for k in range(4)]
+        aligns = (">", "<", "<", ">")
+        lines = [
+            "  ".join(
+                f"{cell:{align}{size}}"
+                for cell, align, size in zip(row, aligns, sizes, strict=True)
+            )
+            for row in rows
+        ]
+        rule = "-" * len(lines[0])
+        n_weights = self.flat.n_decay if self.flat is not None else 0
+        n_total = len(self.flat) if self.flat is not None else 0
+        return "\n".join(
+            [
+                f"Sequential: {self.n_features} inputs -> {self.n_classes} outputs, {self.dtype}",
+                rule,
+                lines[0],
+                rule,
+                *lines[1:],
+                rule,
+                f"{n_total:,} parameters: {n_weights:,} weights (L2 applies), "
+                f"{n_total - n_weights:,} biases",
+            ]
+        )
+
+    def __repr__(self) -> str:
+        inner = "".join(f"\n  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Sequential({inner}\n)"
 
     @classmethod
     def from_config(cls, config: dict, *, rng: np.random.Generator | None = None) -> Sequential:
@@ -168,8 +224,12 @@ def build_mlp(
         hidden = [hidden]
     hidden = list(hidden)
     for units in hidden:
-        if not isinstance(units, (int, np.integer)) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"hidden layer sizes must be positive integers; got {hidden!r}")
+        try:
+            check_positive_int("hidden layer sizes", units)
+        except ValueError:
+            raise ValueError(
+                f"hidden layer sizes must be positive integers; got {hidden!r}"
+            ) from None
     rng = rng if rng is not None else np.random.default_rng()
     init = init or activation_cls.default_init  # type: ignore[attr-defined]
     layers: list[Layer] = []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.losses import as_class_ids
+from ..checks import as_class_ids, check_positive_int
 
 
 class MinMaxScaler:
@@ -80,8 +80,7 @@ def one_hot(labels: np.ndarray, n_classes: int, dtype: np.dtype | type = np.floa
     Raises:
         ValueError: if a label is not an integer in ``[0, n_classes)``.
     """
-    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive integer; got {n_classes!r}")
+    check_positive_int("n_classes", n_classes)
     labels = as_class_ids(labels, n_classes)
     out = np.zeros((len(labels), n_classes), dtype=dtype)
     out[np.arange(len(labels)), labels] = 1

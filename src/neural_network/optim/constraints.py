@@ -8,10 +8,9 @@ grow past the bound, so a large learning rate cannot blow them up.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from ..checks import check_real
 from ..core.layers import Dense
 from ..core.model import Sequential
 
@@ -40,13 +39,7 @@ def apply_max_norm(model: Sequential, max_norm: float) -> int:
     Raises:
         ValueError: if ``max_norm`` is not a positive finite number.
     """
-    if not (
-        isinstance(max_norm, (int, float, np.floating))
-        and not isinstance(max_norm, bool)
-        and math.isfinite(max_norm)
-        and max_norm > 0
-    ):
-        raise ValueError(f"max_norm must be a positive number; got {max_norm!r}")
+    max_norm = check_real("max_norm", max_norm, "(0, inf)")
     rescaled = 0
     for layer in hidden_dense_layers(model):
         weight = layer.weight.value

@@ -1,72 +1,67 @@
-"""Optimisers over a model's flat parameter buffer, and clipping by one global norm.
+"""Optimisers over a model's flat parameter buffer: SGD with momentum, and Adam.
 
-Every optimiser works on the :class:`~neural_network.layers.FlatParameters` of its
-parameters, so a step is a handful of vector operations over the whole network. The updates
-run chunk by chunk so the five vectors involved stay in the CPU cache between operations.
+One step, as a textbook writes it (:mod:`neural_network.optim.reference` does exactly this,
+parameter by parameter, and a test holds the two equal to 1e-10 over 50 steps)::
+
+    g = dL/dW + l2 * W                    coupled L2, on weights only (this is not AdamW)
+    g = g * min(1, clip_norm / ||g||)     one norm over every gradient, not one per tensor
+    SGD:   velocity = momentum * velocity + g
+           W -= lr * velocity
+    Adam:  m = beta1 * m + (1 - beta1) * g
+           v = beta2 * v + (1 - beta2) * g**2
+           W -= lr * m_hat / (sqrt(v_hat) + eps),   m_hat = m / (1 - beta1**t)
+                                                    v_hat = v / (1 - beta2**t)
+
+Here the same arithmetic runs over two vectors that hold every parameter and every gradient
+of the model (its :class:`~neural_network.core.parameters.FlatParameters`), so a step is a
+handful of NumPy operations for the whole network instead of a Python loop over tensors. It
+takes two passes: the first adds L2 and measures the gradient norm, the second scales the
+gradients and updates the weights; Adam folds its constants into two scalars per step (see
+:class:`Adam`), and :mod:`neural_network.optim.denormals` keeps float32 values out of the
+slow denormal range.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..core.layers import FlatParameters, Parameter, flat_parameters_of
+from ..checks import check_optional_real, check_real
+from ..core.parameters import FlatParameters, Parameter, flat_parameters_of
+from . import denormals
 
-# 64 Ki float32 elements = 256 KiB per vector; the five vectors of an Adam update then fit in
-# a 2 MiB L2 cache. Whole-vector ufuncs would stream each one through memory 12 times.
+# The updates run over slices of this many elements.
 _CHUNK = 1 << 16
-# Keeping float32 training out of the denormal range. NumPy has no flush-to-zero switch, and
-# arithmetic on denormals (|x| < 1.2e-38) runs up to 20x slower. They arise on their own: the
-# weights of an input that is always 0 (67 MNIST pixels) or of a dead ReLU unit see only the
-# L2 gradient ``l2 * w`` and shrink geometrically, and so do their Adam moments. Every
-# ``_FLUSH_EVERY`` steps such values are set to exactly 0 (their L2 optimum), before anything
-# derived from them (``l2 * w``, ``g**2``, ``w * x``) can underflow. The thresholds are far
-# below what float32 resolves next to the values they are added to, so results change only
-# by floating-point noise: a weight under 1e-15 moves no activation, a first moment under
-# 1e-20 moves no weight, and a second moment under 1e-30 is invisible next to ``eps``.
-_FLUSH_EVERY = 16
-_FLUSH_VALUE_BELOW = 1e-15
-_FLUSH_MOMENT_BELOW = 1e-20
-_FLUSH_SECOND_MOMENT_BELOW = 1e-30
-
-
-def _flush_tiny(array: np.ndarray, threshold: float, scratch: np.ndarray) -> None:
-    """Set entries of a chunk with ``|x| < threshold`` to 0, in place."""
-    np.abs(array, out=scratch)
-    np.copyto(array, 0, where=scratch < threshold)
-
-
-def _check_lr(lr: float) -> float:
-    if not isinstance(lr, (int, float, np.floating)) or not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"lr must be a positive finite number; got {lr!r}")
-    return float(lr)
 
 
 class Optimizer:
-    """Base class. ``lr`` is a plain attribute that a training loop may set every epoch.
+    """Base class: a learning rate, coupled L2 and global-norm clipping over flat buffers.
 
-    Subclasses implement ``_update_chunk``, the update rule applied to one cache-sized slice
-    of the flat buffers; ``step`` runs it over all of them, and ``update`` fuses it with L2 and
-    clipping.
+    ``lr`` is a plain attribute that a training loop may set every epoch. Subclasses
+    implement ``_update_chunk``, their update rule on one slice of the flat buffers.
 
     Args:
-        params: A model's parameters (a list, or its ``FlatParameters``).
+        params: A model's parameters (its ``model.flat``, or a list of them).
         lr: Learning rate.
-        threads: Threads that share the update's chunks; results are bit-identical whatever
-            the number. Default 1: inside a training loop, OpenBLAS's worker threads keep
-            spinning on the other cores after each matrix product, and on 2 cores a second
-            lane made the update slower (1.01 s against 0.87 s per MNIST epoch), though it
-            is faster on its own (1.2 ms against 1.8 ms per step).
+        l2: Coupled L2 coefficient: the loss gains ``0.5 * l2 * sum(W**2)`` over the weights
+            (not the biases), the gradient ``l2 * W``, before the update rule sees it.
+        clip_norm: Scale all gradients together so that their joint L2 norm is at most
+            this; ``None`` never clips.
     """
 
     def __init__(
-        self, params: list[Parameter] | FlatParameters, lr: float, *, threads: int | None = None
+        self,
+        params: list[Parameter] | FlatParameters,
+        lr: float,
+        *,
+        l2: float = 0.0,
+        clip_norm: float | None = None,
     ):
         self.flat = flat_parameters_of(params)
-        self.lr = _check_lr(lr)
+        self.lr = check_real("lr", lr, "(0, inf)")
+        self.l2 = check_real("l2", l2, "[0, inf)")
+        self.clip_norm = check_optional_real("clip_norm", clip_norm, "(0, inf)")
         self.iterations = 0
         size, n_decay = len(self.flat), self.flat.n_decay
         # Chunks never straddle the end of the decayed (weight) part, so L2 is per chunk.
@@ -75,100 +70,51 @@ class Optimizer:
             for begin, end in ((0, n_decay), (n_decay, size))
             for i in range(begin, end, _CHUNK)
         ]
-        threads = 1 if threads is None else threads
-        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-            raise ValueError(f"threads must be a positive integer; got {threads!r}")
-        self.threads = min(threads, len(self._chunks))
-        # Lane k takes chunks k, k + threads, ...; each lane has its own scratch vector.
-        self._lanes = [
-            (
-                list(range(lane, len(self._chunks), self.threads)),
-                np.empty(min(_CHUNK, size), dtype=self.flat.dtype),
-            )
-            for lane in range(self.threads)
-        ]
-        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
-
-    def __getstate__(self) -> dict:
-        # A thread pool cannot be pickled (nor deep-copied); the copy starts its own. Without
-        # this, no fitted model that keeps its optimiser (MLPClassifier) could be pickled.
-        state = self.__dict__.copy()
-        state["_pool"] = None
-        return state
+        self._scratch = np.empty(min(_CHUNK, size), dtype=self.flat.dtype)
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.flat.rebind()
-        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
 
-    def _map_chunks(self, fn: Callable[[int, slice, np.ndarray], float]) -> list[float]:
-        """``fn(index, chunk, scratch)`` for every chunk, lanes in parallel threads (NumPy releases
-        the GIL inside ufuncs and BLAS); results in chunk order, so sums are deterministic."""
-        results = [0.0] * len(self._chunks)
+    def step(self) -> tuple[float, float]:
+        """Update the parameters from their gradients: L2, clipping and the update rule.
 
-        def run_lane(lane: tuple[list[int], np.ndarray]) -> None:
-            indices, scratch = lane
-            for i in indices:
-                part = self._chunks[i]
-                results[i] = fn(i, part, scratch[: part.stop - part.start])
-
-        if self._pool is None:
-            run_lane(self._lanes[0])
-        else:
-            futures = [self._pool.submit(run_lane, lane) for lane in self._lanes[1:]]
-            run_lane(self._lanes[0])
-            for future in futures:
-                future.result()
-        return results
-
-    def step(self) -> None:
-        """Apply one update from the current gradients."""
-        self._step(1.0)
-
-    def _step(self, grad_scale: float) -> None:
-        self.iterations += 1
-        flush = self.iterations % _FLUSH_EVERY == 0
-        scale = self.flat.dtype.type(grad_scale)
-
-        def update_chunk(_: int, part: slice, tmp: np.ndarray) -> float:
-            if grad_scale != 1.0:
-                self.flat.grads[part] *= scale
-            self._update_chunk(part, tmp, flush)
-            return 0.0
-
-        self._map_chunks(update_chunk)
-
-    def update(self, *, l2: float = 0.0, clip_norm: float | None = None) -> tuple[float, float]:
-        """``add_l2_grad``, ``clip_by_global_norm`` and ``step`` in two passes over the buffers.
-
-        Same arithmetic as calling the three in turn, but each cache-sized chunk is loaded
-        once per pass instead of once per operation. If the gradient norm is not finite, no
-        step is taken (the weights stay as they are) and the caller decides what to do.
+        If the gradient norm is not finite, no update is made (the weights stay as they are)
+        and the caller decides what to do.
 
         Returns:
             ``(penalty, grad_norm)``: the L2 penalty ``0.5 * l2 * sum(W**2)`` of the weights
             before the step, and the global gradient norm (L2 included) before clipping.
         """
         values, grads, n_decay = self.flat.values, self.flat.grads, self.flat.n_decay
-        l2_value = values.dtype.type(l2)
-        weight_sq = [0.0] * len(self._chunks)
-
-        def add_l2_and_measure(i: int, part: slice, tmp: np.ndarray) -> float:
+        l2 = values.dtype.type(self.l2)
+        squared_norm = weight_squares = 0.0
+        for part in self._chunks:
             g = grads[part]
-            if l2 and part.start < n_decay:
+            tmp = self._scratch[: part.stop - part.start]
+            if self.l2 and part.start < n_decay:
                 w = values[part]
-                weight_sq[i] = float(np.dot(w, w))
-                np.multiply(w, l2_value, out=tmp)
+                weight_squares += float(np.dot(w, w))
+                np.multiply(w, l2, out=tmp)
                 g += tmp
-            return float(np.dot(g, g))
-
-        grad_norm = math.sqrt(sum(self._map_chunks(add_l2_and_measure)))
-        penalty = 0.5 * l2 * sum(weight_sq)
+            squared_norm += float(np.dot(g, g))
+        grad_norm = math.sqrt(squared_norm)
+        penalty = 0.5 * self.l2 * weight_squares
         if not math.isfinite(grad_norm):
             return penalty, grad_norm
-        clipping = clip_norm is not None and grad_norm > clip_norm
-        self._step(clip_norm / grad_norm if clipping else 1.0)
+        clipping = self.clip_norm is not None and grad_norm > self.clip_norm
+        scale = values.dtype.type(self.clip_norm / grad_norm) if clipping else None
+        self.iterations += 1
+        self._prepare_step()
+        flush = self.iterations % denormals.FLUSH_EVERY == 0
+        for part in self._chunks:
+            if scale is not None:
+                grads[part] *= scale
+            self._update_chunk(part, self._scratch[: part.stop - part.start], flush)
         return penalty, grad_norm
+
+    def _prepare_step(self) -> None:
+        """Compute what the update rule needs for step ``self.iterations``."""
 
     def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
         raise NotImplementedError
@@ -181,28 +127,34 @@ class Optimizer:
         self.iterations = int(state["iterations"])
 
     def get_config(self) -> dict:
-        return {"lr": self.lr}
+        return {"lr": self.lr, "l2": self.l2, "clip_norm": self.clip_norm}
 
 
 class SGD(Optimizer):
     """Stochastic gradient descent with (heavy-ball) momentum, as in PyTorch::
 
-        velocity = momentum * velocity + grad
-        param   -= lr * velocity
+        velocity = momentum * velocity + g
+        W -= lr * velocity
 
     Args:
         params: A model's parameters.
         lr: Learning rate.
         momentum: In ``[0, 1)``; 0 gives plain SGD.
+        l2: Coupled L2 coefficient (see :class:`Optimizer`).
+        clip_norm: Global gradient-norm bound, or ``None``.
     """
 
     def __init__(
-        self, params, lr: float = 0.01, momentum: float = 0.9, *, threads: int | None = None
+        self,
+        params: list[Parameter] | FlatParameters,
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        *,
+        l2: float = 0.0,
+        clip_norm: float | None = None,
     ):
-        super().__init__(params, lr, threads=threads)
-        if not (0.0 <= momentum < 1.0):
-            raise ValueError(f"momentum must lie in [0, 1); got {momentum!r}")
-        self.momentum = float(momentum)
+        super().__init__(params, lr, l2=l2, clip_norm=clip_norm)
+        self.momentum = check_real("momentum", momentum, "[0, 1)")
         self.velocity = np.zeros_like(self.flat.values)
 
     def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
@@ -214,8 +166,8 @@ class SGD(Optimizer):
         np.multiply(g, self.lr, out=tmp)
         w -= tmp
         if flush:
-            _flush_tiny(w, _FLUSH_VALUE_BELOW, tmp)
-            _flush_tiny(velocity, _FLUSH_MOMENT_BELOW, tmp)
+            denormals.flush_tiny(w, denormals.VALUE_BELOW, tmp)
+            denormals.flush_tiny(velocity, denormals.MOMENT_BELOW, tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {**super().state_dict(), "velocity": self.velocity.copy()}
@@ -225,7 +177,7 @@ class SGD(Optimizer):
         self.velocity[...] = state["velocity"]
 
     def get_config(self) -> dict:
-        return {"lr": self.lr, "momentum": self.momentum}
+        return {**super().get_config(), "momentum": self.momentum}
 
 
 class Adam(Optimizer):
@@ -233,41 +185,50 @@ class Adam(Optimizer):
 
         m = beta1 * m + (1 - beta1) * g
         v = beta2 * v + (1 - beta2) * g**2
-        param -= lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1**t),
-                                                    v_hat = v / (1 - beta2**t)
+        W -= lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - beta1**t),
+                                                v_hat = v / (1 - beta2**t)
 
-    L2 given to the training loop is the classic coupled kind (added to ``g``); this is not
-    AdamW.
+    With ``l2``, this is Adam on the L2-penalised loss (PyTorch's ``Adam(weight_decay=)``),
+    not AdamW's decoupled weight decay.
 
-    Implementation: the moments are kept as plain exponentially weighted *sums*,
-    ``m_sum = m / (1 - beta1)`` and ``v_sum = v / (1 - beta2)``, updated as
+    How the code folds the constants: the moments are kept as plain exponentially weighted
+    *sums*, ``m_sum = m / (1 - beta1)`` and ``v_sum = v / (1 - beta2)``, updated as
     ``m_sum = beta1 * m_sum + g``. The constant factors and both bias corrections then fold
-    into two scalars per step (as the paper's "efficient version" does with the corrections)::
+    into two scalars per step (as the paper's "efficient version" does with the
+    corrections)::
 
         c = sqrt((1 - beta2) / (1 - beta2**t))
-        param -= lr * (1 - beta1) / ((1 - beta1**t) * c) * m_sum / (sqrt(v_sum) + eps / c)
+        W -= lr * (1 - beta1) / ((1 - beta1**t) * c) * m_sum / (sqrt(v_sum) + eps / c)
 
-    which is the same update in ten vector operations instead of fourteen. ``m`` and ``v``
-    are available as properties.
+    which is the same update in ten vector operations instead of fourteen.
+    :class:`neural_network.optim.reference.ReferenceAdam` keeps ``m`` and ``v`` as the
+    paper does; ``m`` and ``v`` are also available here, as properties.
+
+    Args:
+        params: A model's parameters.
+        lr: Learning rate.
+        beta1: Decay of the first moment, in ``[0, 1)``.
+        beta2: Decay of the second moment, in ``[0, 1)``.
+        eps: Added to ``sqrt(v_hat)``; positive.
+        l2: Coupled L2 coefficient (see :class:`Optimizer`).
+        clip_norm: Global gradient-norm bound, or ``None``.
     """
 
     def __init__(
         self,
-        params,
+        params: list[Parameter] | FlatParameters,
         lr: float = 1e-3,
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-8,
         *,
-        threads: int | None = None,
+        l2: float = 0.0,
+        clip_norm: float | None = None,
     ):
-        super().__init__(params, lr, threads=threads)
-        for name, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not (0.0 <= beta < 1.0):
-                raise ValueError(f"{name} must lie in [0, 1); got {beta!r}")
-        if not eps > 0:
-            raise ValueError(f"eps must be positive; got {eps!r}")
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        super().__init__(params, lr, l2=l2, clip_norm=clip_norm)
+        self.beta1 = check_real("beta1", beta1, "[0, 1)")
+        self.beta2 = check_real("beta2", beta2, "[0, 1)")
+        self.eps = check_real("eps", eps, "(0, inf)")
         self.m_sum = np.zeros_like(self.flat.values)
         self.v_sum = np.zeros_like(self.flat.values)
 
@@ -281,12 +242,11 @@ class Adam(Optimizer):
         """Second moment estimate (a copy), before bias correction."""
         return self.v_sum * self.v_sum.dtype.type(1.0 - self.beta2)
 
-    def _step(self, grad_scale: float) -> None:
-        t = self.iterations + 1
+    def _prepare_step(self) -> None:
+        t = self.iterations
         c = math.sqrt((1.0 - self.beta2) / (1.0 - self.beta2**t))
         self._step_size = self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**t) * c)
         self._eps_t = self.eps / c
-        super()._step(grad_scale)
 
     def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
         w, g = self.flat.values[part], self.flat.grads[part]
@@ -302,9 +262,9 @@ class Adam(Optimizer):
         tmp *= self._step_size
         w -= tmp
         if flush:
-            _flush_tiny(w, _FLUSH_VALUE_BELOW, tmp)
-            _flush_tiny(m_sum, _FLUSH_MOMENT_BELOW / (1.0 - self.beta1), tmp)
-            _flush_tiny(v_sum, _FLUSH_SECOND_MOMENT_BELOW / (1.0 - self.beta2), tmp)
+            denormals.flush_tiny(w, denormals.VALUE_BELOW, tmp)
+            denormals.flush_tiny(m_sum, denormals.MOMENT_BELOW / (1.0 - self.beta1), tmp)
+            denormals.flush_tiny(v_sum, denormals.SECOND_MOMENT_BELOW / (1.0 - self.beta2), tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {**super().state_dict(), "m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy()}
@@ -315,7 +275,8 @@ class Adam(Optimizer):
         self.v_sum[...] = state["v_sum"]
 
     def get_config(self) -> dict:
-        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
+        config = super().get_config()
+        return {**config, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"adam": Adam, "sgd": SGD}
@@ -338,8 +299,9 @@ def get_optimizer(name: str) -> type[Optimizer]:
 def clip_by_global_norm(params: list[Parameter] | FlatParameters, clip_norm: float | None) -> float:
     """Scale all gradients together so that their joint L2 norm is at most ``clip_norm``.
 
-    One norm over every gradient (Pascanu et al. 2013), not one per tensor: the update keeps
-    its direction. Gradients already within the bound are left untouched.
+    One norm over every gradient (Pascanu et al. 2013, https://arxiv.org/abs/1211.5063), not
+    one per tensor: the update keeps its direction. Gradients already within the bound are
+    left untouched. (:meth:`Optimizer.step` does this itself with its ``clip_norm``.)
 
     Args:
         params: The parameters whose ``grad`` to clip.

@@ -1,13 +1,16 @@
 """Learning-rate schedules: small frozen dataclasses, each a pure function ``epoch -> lr``.
 
 ``epoch`` counts from 0. They carry their own configuration, so a checkpoint or a config
-file can rebuild them from :func:`get_config` through ``SCHEDULES``.
+file can rebuild them from :func:`get_config` through ``SCHEDULES``. A training run applies
+one through the :class:`~neural_network.train.callbacks.LRSchedule` callback.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+
+from ..checks import check_non_negative_int, check_positive_int, check_real
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,8 @@ class StepDecay:
     every: int = 30
 
     def __post_init__(self) -> None:
-        if not (0 < self.factor <= 1):
-            raise ValueError(f"step decay factor must lie in (0, 1]; got {self.factor!r}")
-        if not (isinstance(self.every, int) and self.every >= 1):
-            raise ValueError(f"step decay 'every' must be a positive integer; got {self.every!r}")
+        check_real("step decay factor", self.factor, "(0, 1]")
+        check_positive_int("step decay 'every'", self.every)
 
     def __call__(self, epoch: int) -> float:
         return self.lr * self.factor ** (epoch // self.every)
@@ -48,24 +49,39 @@ class StepDecay:
 class Cosine:
     """Cosine annealing from ``lr`` to ``min_lr`` over ``epochs``, after an optional linear
     warm-up of ``warmup_epochs`` from ``lr / (warmup_epochs + 1)`` (Loshchilov & Hutter 2017,
-    https://arxiv.org/abs/1608.03983)."""
+    https://arxiv.org/abs/1608.03983).
+
+    With ``epochs=None`` the schedule spans the run it is used in: ``LRSchedule`` stretches
+    it over ``fit``'s epochs, or over as many as a ``TimeBudget`` plans, so the learning rate
+    reaches ``min_lr`` in the last epoch either way.
+    """
 
     lr: float
-    epochs: int
+    epochs: int | None = None
     min_lr: float = 0.0
     warmup_epochs: int = 0
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.epochs, int) and self.epochs >= 1):
-            raise ValueError(f"cosine epochs must be a positive integer; got {self.epochs!r}")
-        if not (isinstance(self.warmup_epochs, int) and 0 <= self.warmup_epochs < self.epochs):
+        if self.epochs is not None:
+            check_positive_int("cosine epochs", self.epochs)
+        check_non_negative_int("warmup_epochs", self.warmup_epochs)
+        if self.epochs is not None and self.warmup_epochs >= self.epochs:
             raise ValueError(
                 f"warmup_epochs must be an integer in [0, epochs); got {self.warmup_epochs!r}"
             )
         if not (0 <= self.min_lr <= self.lr):
             raise ValueError(f"min_lr must lie in [0, lr]; got {self.min_lr!r}")
 
+    def spanning(self, epochs: int) -> Cosine:
+        """The same schedule over ``epochs`` epochs (at least one more than the warm-up)."""
+        return replace(self, epochs=max(epochs, self.warmup_epochs + 1))
+
     def __call__(self, epoch: int) -> float:
+        if self.epochs is None:
+            raise ValueError(
+                "this Cosine has no length: give it epochs=, or use it through LRSchedule, "
+                "which stretches it over the run"
+            )
         if epoch < self.warmup_epochs:
             return self.lr * (epoch + 1) / (self.warmup_epochs + 1)
         span = max(self.epochs - self.warmup_epochs - 1, 1)

@@ -20,7 +20,7 @@ from neural_network.apps.plotting import (
     plot_misclassified,
 )
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def png_pixels(path) -> np.ndarray:

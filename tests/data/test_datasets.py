@@ -12,16 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from neural_network.data import mnist as datasets
-from neural_network.data.mnist import (
-    ChecksumError,
-    IDXFormatError,
-    load_fashion_mnist,
-    load_kmnist,
-    load_mnist,
-    parse_idx,
-    read_idx,
-    verify_sha256,
-)
+from neural_network.data import sources
+from neural_network.data.idx import IDXFormatError, parse_idx, read_idx
+from neural_network.data.mnist import load_fashion_mnist, load_kmnist, load_mnist
+from neural_network.data.sources import ChecksumError, verify_sha256
 
 TYPE_CODES = {
     np.dtype(np.uint8): 0x08,
@@ -31,7 +25,7 @@ TYPE_CODES = {
     np.dtype(np.float32): 0x0D,
     np.dtype(np.float64): 0x0E,
 }
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 BUNDLED_MNIST = SRC / "neural_network" / "data" / "bundled" / "mnist"
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist, "kmnist": load_kmnist}
@@ -255,7 +249,7 @@ def test_mutated_real_files_are_refused_by_the_loaders_checks(edits, compressed)
     content = mutate(original, edits)
     pinned = datasets._DATASETS["mnist"].files[3]
     try:
-        labels = datasets._decode_verified(content, pinned, "t10k-labels-idx1-ubyte")
+        labels = sources.decode_verified(content, pinned, "t10k-labels-idx1-ubyte")
     except IDXFormatError:
         return
     np.testing.assert_array_equal(labels, np.frombuffer(REAL_LABELS, np.uint8, offset=8))
@@ -515,7 +509,7 @@ def test_loaders_without_files_or_download_name_the_places_to_put_them(monkeypat
     monkeypatch.setattr(datasets, "_load_bundled_mnist", lambda: None)
     spec = datasets._DATASETS[key]
     monkeypatch.setitem(datasets._DATASETS, key, dataclasses.replace(spec, system_dirs=()))
-    cache = datasets.get_cache_dir() / key
+    cache = sources.get_cache_dir() / key
     with pytest.raises(FileNotFoundError, match="download=False") as info:
         LOADERS[key](download=False)
     message = str(info.value)

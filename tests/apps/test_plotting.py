@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from neural_network import History, NeuralNetwork, one_hot_encode
 from neural_network.apps.plotting import plot_accuracy, plot_loss
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 EPOCHS = 4
 
 

@@ -5,9 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from neural_network.core.layers import Dense, FlatParameters, Parameter
+from neural_network.core.layers import Dense
 from neural_network.core.losses import add_l2_grad, l2_penalty
 from neural_network.core.model import build_mlp
+from neural_network.core.parameters import FlatParameters, Parameter
 from neural_network.optim.optimizers import (
     OPTIMIZERS,
     SGD,
@@ -184,11 +185,34 @@ def test_optimizer_registry():
 def test_optimizer_config(rng):
     assert Adam(_params(rng), lr=0.01, beta1=0.8, beta2=0.99, eps=1e-7).get_config() == {
         "lr": 0.01,
+        "l2": 0.0,
+        "clip_norm": None,
         "beta1": 0.8,
         "beta2": 0.99,
         "eps": 1e-7,
     }
-    assert SGD(_params(rng), lr=0.1, momentum=0.5).get_config() == {"lr": 0.1, "momentum": 0.5}
+    assert SGD(_params(rng), lr=0.1, momentum=0.5, l2=1e-4, clip_norm=5).get_config() == {
+        "lr": 0.1,
+        "l2": 1e-4,
+        "clip_norm": 5.0,
+        "momentum": 0.5,
+    }
+
+
+@pytest.mark.parametrize("cls", [SGD, Adam])
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"l2": -0.1}, r"l2 .*-0\.1"),
+        ({"l2": float("nan")}, r"l2 .*nan"),
+        ({"clip_norm": 0.0}, r"clip_norm .*0\.0"),
+        ({"clip_norm": -1.0}, r"clip_norm .*-1\.0"),
+        ({"clip_norm": "5"}, r"clip_norm"),
+    ],
+)
+def test_invalid_l2_and_clip_norm_raise(rng, cls, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cls(_params(rng), lr=0.01, **kwargs)
 
 
 def test_optimizer_shares_the_model_buffer(rng):
@@ -310,7 +334,7 @@ def test_clip_reports_non_finite_norms(rng):
     assert clip_by_global_norm(flat, None) == math.inf
 
 
-# --- the fused update ------------------------------------------------------------------------
+# --- a step with L2 and clipping ---------------------------------------------------------------
 
 
 def _model_and_gradients(rng, dtype=np.float64):
@@ -325,11 +349,12 @@ def _model_and_gradients(rng, dtype=np.float64):
 @pytest.mark.parametrize("cls", [Adam, SGD])
 @pytest.mark.parametrize("l2", [0.0, 0.1])
 @pytest.mark.parametrize("clip_norm", [None, 0.5, 1e6])
-def test_update_equals_l2_clip_and_step(rng, cls, l2, clip_norm):
+def test_step_equals_l2_then_clip_then_the_update_rule(rng, cls, l2, clip_norm):
     fused_model, grads = _model_and_gradients(rng)
     plain_model = build_mlp(5, [4], 3, rng=rng, dtype=np.float64)
     plain_model.flat.values[:] = fused_model.flat.values
-    fused, plain = cls(fused_model.flat, lr=0.01), cls(plain_model.flat, lr=0.01)
+    fused = cls(fused_model.flat, lr=0.01, l2=l2, clip_norm=clip_norm)
+    plain = cls(plain_model.flat, lr=0.01)
     for _ in range(3):
         fused_model.flat.grads[:] = grads
         plain_model.flat.grads[:] = grads
@@ -337,7 +362,7 @@ def test_update_equals_l2_clip_and_step(rng, cls, l2, clip_norm):
         add_l2_grad(plain_model.flat, l2)
         expected_norm = clip_by_global_norm(plain_model.flat, clip_norm)
         plain.step()
-        penalty, grad_norm = fused.update(l2=l2, clip_norm=clip_norm)
+        penalty, grad_norm = fused.step()
         assert penalty == pytest.approx(expected_penalty, rel=1e-12, abs=0.0)
         assert grad_norm == pytest.approx(expected_norm, rel=1e-12)
         np.testing.assert_allclose(fused_model.flat.grads, plain_model.flat.grads, rtol=1e-12)
@@ -348,13 +373,13 @@ def test_update_equals_l2_clip_and_step(rng, cls, l2, clip_norm):
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
-def test_update_takes_no_step_on_non_finite_gradients(rng, bad):
+def test_step_is_not_taken_on_non_finite_gradients(rng, bad):
     model, grads = _model_and_gradients(rng)
-    optimizer = Adam(model.flat, lr=0.01)
+    optimizer = Adam(model.flat, lr=0.01, l2=0.1, clip_norm=1.0)
     grads[2] = bad
     model.flat.grads[:] = grads
     before = model.flat.values.copy()
-    _, grad_norm = optimizer.update(l2=0.1, clip_norm=1.0)
+    _, grad_norm = optimizer.step()
     assert not math.isfinite(grad_norm)
     np.testing.assert_array_equal(model.flat.values, before)
     assert optimizer.iterations == 0
@@ -400,22 +425,3 @@ def test_sgd_momentum_keeps_shrinking_weights_out_of_denormals(rng):
         denormals += _count_denormals(flat.values, *optimizer.state_dict().values())
     assert denormals == 0
     assert np.max(np.abs(flat.values)) < 1e-10
-
-
-@pytest.mark.parametrize("optimizer_cls", [Adam, SGD])
-def test_threaded_update_is_bit_identical_to_single_threaded(optimizer_cls, rng):
-    """Lanes split the chunks between threads; every chunk's arithmetic is unchanged."""
-    results = []
-    for threads in (1, 2, 3):
-        model = build_mlp(500, [450], 10, rng=np.random.default_rng(7))
-        optimizer = optimizer_cls(model.flat, lr=1e-3, threads=threads)
-        grads = np.random.default_rng(8)
-        norms = []
-        for _ in range(20):
-            model.flat.grads[...] = grads.standard_normal(len(model.flat), dtype=np.float32)
-            norms.append(optimizer.update(l2=1e-3, clip_norm=10.0))
-        results.append((model.flat.values.copy(), norms))
-    assert len(model.flat) > 3 * (1 << 16)  # enough chunks for every lane to get work
-    for values, norms in results[1:]:
-        assert np.array_equal(values, results[0][0])
-        assert norms == results[0][1]

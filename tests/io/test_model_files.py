@@ -23,7 +23,8 @@ from neural_network import (
     save_model,
 )
 from neural_network.io import model_files as serialization
-from neural_network.io.model_files import MODEL_KINDS, archive_bytes, read_model_file
+from neural_network.io.archive import archive_bytes
+from neural_network.io.model_files import MODEL_KINDS, read_model_file
 
 
 def small_model(rng, *, activation="relu", dropout=None, dtype=np.float32) -> Sequential:

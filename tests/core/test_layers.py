@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from gradcheck import assert_gradient_close, numerical_gradient, relative_error
 
-from neural_network.core.layers import Dense, Dropout, FlatParameters, Parameter, flat_parameters_of
+from neural_network.core.layers import Dense, Dropout
 from neural_network.core.model import build_mlp
+from neural_network.core.parameters import FlatParameters, Parameter, flat_parameters_of
 
 
 def _dense64(rng, n_in=4, n_out=3):

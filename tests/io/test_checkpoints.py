@@ -17,30 +17,41 @@ import neural_network
 from neural_network import (
     SGD,
     Adam,
+    Callback,
+    Checkpoint,
     Cosine,
     EarlyStopping,
+    History,
+    LRSchedule,
     ModelFileError,
     NeuralNetwork,
     Sequential,
     TrainingDivergedError,
+    TrainingRun,
     build_mlp,
     fit,
     load_model,
     one_hot_encode,
 )
-from neural_network.io.model_files import TrainingRun, read_model_file, save_checkpoint
+from neural_network.io.checkpoints import save_checkpoint
+from neural_network.io.model_files import read_model_file
 
 
 class Interrupted(Exception):
     """Stands in for a crash between two epochs."""
 
 
-def interrupt_at(epoch: int):
-    def callback(done: int, history) -> None:
-        if done == epoch:
+class InterruptAt(Callback):
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_epoch_end(self, run) -> None:
+        if run.epoch == self.epoch:
             raise Interrupted
 
-    return callback
+
+def interrupt_at(epoch: int) -> Callback:
+    return InterruptAt(epoch)
 
 
 def problem(seed: int = 0, n_samples: int = 80):
@@ -68,8 +79,20 @@ def train(
     rng = np.random.default_rng(1)
     model = build_mlp(10, [16, 8], 3, dropout=dropout, rng=rng)
     fit_rng = rng if shared_rng else np.random.default_rng(2)
-    opt = Adam(model.flat, lr=0.01) if optimizer == "adam" else SGD(model.flat, lr=0.05)
+    settings = {"l2": 1e-3, "clip_norm": 5.0}
+    if optimizer == "adam":
+        opt = Adam(model.flat, lr=0.01, **settings)
+    else:
+        opt = SGD(model.flat, lr=0.05, **settings)
     stopping = EarlyStopping(patience=2, monitor="val_loss") if early_stopping else None
+    callbacks = list(callbacks)
+    if schedule:
+        callbacks.append(LRSchedule(Cosine(0.05, epochs=10, warmup_epochs=2)))
+    if stopping is not None:
+        callbacks.append(stopping)
+    if path is not None:
+        resume_from = path if resume else None
+        callbacks.append(Checkpoint(path, every=checkpoint_every, resume_from=resume_from))
     history = fit(
         model,
         x,
@@ -77,16 +100,9 @@ def train(
         optimizer=opt,
         epochs=epochs,
         batch_size=16,
-        l2=1e-3,
-        clip_norm=5.0,
-        schedule=Cosine(0.05, epochs=10, warmup_epochs=2) if schedule else None,
         validation_data=problem(seed=7, n_samples=40) if early_stopping else None,
-        early_stopping=stopping,
         rng=fit_rng,
         callbacks=callbacks,
-        checkpoint_path=path,
-        checkpoint_every=checkpoint_every,
-        resume_from=path if resume else None,
     )
     return model, history, opt, stopping
 
@@ -180,11 +196,12 @@ def test_checkpoint_is_written_every_k_epochs_and_at_the_end(tmp_path):
     path = tmp_path / "run.ckpt"
     epochs_seen = []
 
-    def record(epoch, history):
-        if path.exists():
-            epochs_seen.append(read_model_file(path).metadata["checkpoint"]["epoch"])
+    class Record(Callback):
+        def on_epoch_end(self, run):
+            if path.exists():
+                epochs_seen.append(read_model_file(path).metadata["checkpoint"]["epoch"])
 
-    train(path, epochs=7, checkpoint_every=3, callbacks=[record])
+    train(path, epochs=7, checkpoint_every=3, callbacks=[Record()])
     # A callback runs before that epoch's checkpoint is written.
     assert epochs_seen == [3, 3, 3, 6]
     assert read_model_file(path).metadata["checkpoint"]["epoch"] == 7
@@ -239,12 +256,10 @@ def test_resume_refuses_other_settings(checkpoint):
     rng = np.random.default_rng(1)
     model = build_mlp(10, [16, 8], 3, dropout=0.2, rng=rng)
     kwargs = {
-        "optimizer": Adam(model.flat, lr=0.01),
+        "optimizer": Adam(model.flat, lr=0.01, l2=1e-3, clip_norm=5.0),
         "epochs": 4,
         "rng": rng,
-        "l2": 1e-3,
-        "clip_norm": 5.0,
-        "resume_from": checkpoint,
+        "callbacks": [Checkpoint(None, resume_from=checkpoint)],
     }
     with pytest.raises(ValueError, match="batch_size"):
         fit(model, x, labels, batch_size=32, **kwargs)
@@ -252,8 +267,16 @@ def test_resume_refuses_other_settings(checkpoint):
         fit(model, x[::-1], labels, batch_size=16, **kwargs)
     with pytest.raises(ValueError, match="optimizer"):
         fit(model, x, labels, **{**kwargs, "optimizer": SGD(model.flat, lr=0.01)}, batch_size=16)
+    other_l2 = Adam(model.flat, lr=0.01, l2=1e-2, clip_norm=5.0)
+    with pytest.raises(ValueError, match="optimizer"):
+        fit(model, x, labels, **{**kwargs, "optimizer": other_l2}, batch_size=16)
+    with_schedule = [LRSchedule(Cosine(0.01)), *kwargs["callbacks"]]
+    with pytest.raises(ValueError, match=r"callbacks\.LRSchedule"):
+        fit(model, x, labels, **{**kwargs, "callbacks": with_schedule}, batch_size=16)
+    started = History(epoch=[1], train_loss=[1.0], train_accuracy=[0.5], lr=[0.01])
+    started.grad_norm, started.epoch_time = [1.0], [0.1]
     with pytest.raises(ValueError, match="not both"):
-        fit(model, x, labels, batch_size=16, history=neural_network.History(), **kwargs)
+        fit(model, x, labels, batch_size=16, history=started, **kwargs)
     assert np.array_equal(
         model.flat.values,
         build_mlp(10, [16, 8], 3, dropout=0.2, rng=np.random.default_rng(1)).flat.values,
@@ -288,7 +311,7 @@ def test_missing_checkpoint_is_file_not_found(tmp_path):
 
 
 def test_checkpoint_every_must_be_positive(tmp_path):
-    with pytest.raises(ValueError, match="checkpoint_every"):
+    with pytest.raises(ValueError, match="every must be a positive integer"):
         train(tmp_path / "c", checkpoint_every=0)
 
 
@@ -300,6 +323,9 @@ def diverge(path=None, early_stopping=None):
     rng = np.random.default_rng(0)
     model = build_mlp(10, [32], 3, rng=rng)
     validation = problem(seed=3) if early_stopping is not None else None
+    callbacks = [] if early_stopping is None else [early_stopping]
+    if path is not None:
+        callbacks.append(Checkpoint(path))
     with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError) as info:
         fit(
             model,
@@ -309,9 +335,8 @@ def diverge(path=None, early_stopping=None):
             epochs=30,
             batch_size=32,
             rng=rng,
-            checkpoint_path=path,
             validation_data=validation,
-            early_stopping=early_stopping,
+            callbacks=callbacks,
         )
     return model, info.value
 
@@ -341,14 +366,15 @@ def test_checkpoint_is_never_written_from_non_finite_state(tmp_path):
     rng = np.random.default_rng(0)
     model = build_mlp(10, [8], 3, rng=rng)
     optimizer = Adam(model.flat)
-    run = TrainingRun(model, optimizer, rng, None, {})
+    x, labels = problem()
+    run = TrainingRun(model, optimizer, x, labels, None, 16, rng, History(), epochs=1)
     path = tmp_path / "run.ckpt"
-    save_checkpoint(path, run, neural_network.History())
+    save_checkpoint(path, run)
     before = path.read_bytes()
     for array in (model.flat.values, optimizer.m_sum):
         array[3] = np.nan
         with pytest.raises(ModelFileError, match="refusing to write"):
-            save_checkpoint(path, run, neural_network.History())
+            save_checkpoint(path, run)
         array[3] = 0
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["run.ckpt"]
@@ -359,7 +385,7 @@ def test_checkpoint_is_never_written_from_non_finite_state(tmp_path):
 CHILD = """
 import json, sys
 import numpy as np
-from neural_network import Adam, build_mlp, fit
+from neural_network import Adam, Checkpoint, build_mlp, fit
 
 path, epochs, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 data_rng = np.random.default_rng(0)
@@ -369,9 +395,10 @@ rng = np.random.default_rng(1)
 # About 0.32 M parameters: with Adam's two moments a checkpoint is about 4 MB, so writing it
 # takes a good part of each epoch.
 model = build_mlp(32, [768, 384], 10, dropout=0.1, rng=rng)
+checkpoint = Checkpoint(None if path == "-" else path,
+                        resume_from=None if sys.argv[4] == "fresh" else path)
 history = fit(model, x, labels, optimizer=Adam(model.flat, lr=1e-3), epochs=epochs,
-              batch_size=32, rng=rng, checkpoint_path=None if path == "-" else path,
-              resume_from=None if sys.argv[4] == "fresh" else path)
+              batch_size=32, rng=rng, callbacks=[checkpoint])
 if out != "-":
     model.save(out + ".npz")
     with open(out + ".json", "w") as f:

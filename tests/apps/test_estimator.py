@@ -199,7 +199,7 @@ def test_load_model_in_a_fresh_process(tmp_path, rng):
     x, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
     MLPClassifier(hidden_layer_sizes=(4,), epochs=1).fit(x, y).save(tmp_path / "clf.npz")
     code = "import sys, neural_network; print(type(neural_network.load_model(sys.argv[1])))"
-    src = str(Path(__file__).resolve().parents[1] / "src")
+    src = str(Path(__file__).resolve().parents[2] / "src")
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")])),

@@ -18,15 +18,18 @@ from matplotlib.image import imread
 from PIL import Image
 
 from neural_network import NeuralNetwork, build_mlp, load_mnist, load_model
-from neural_network.apps import cli
-from neural_network.apps.cli import DATASETS, FIT_SETTINGS, format_toml, main
+from neural_network.apps.cli import build_parser, main
+from neural_network.apps.cli.datasets import DATASETS
+from neural_network.apps.cli.errors import CommandError
+from neural_network.apps.cli.models import class_probabilities
+from neural_network.apps.cli.options import FIT_SETTINGS, format_toml
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:
     import tomli as tomllib
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 SMALL = ["--limit-train", "2000", "--limit-test", "500", "--epochs", "2", "--hidden", "32"]
 FIGURES = [
     "accuracy.png",
@@ -130,7 +133,7 @@ def test_every_fit_setting_is_a_flag():
     missing = fit_parameters - not_settings - set(FIT_SETTINGS)
     assert not missing, f"NeuralNetwork.fit has arguments with no train flag: {missing}"
     assert set(FIT_SETTINGS) <= fit_parameters
-    help_text = cli.build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    help_text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     for name in FIT_SETTINGS:
         assert "--" + name.replace("_", "-") in help_text
     assert "--l2" in help_text
@@ -411,13 +414,13 @@ def test_predict_with_an_mlp_classifier(tmp_path, test_digits, capsys):
 def test_class_probabilities_agree_across_model_kinds(run, test_digits):
     network = load_model(run / "model.npz")
     x = test_digits[0][:50]
-    probs, classes = cli.class_probabilities(network, x)
+    probs, classes = class_probabilities(network, x)
     assert classes == list(range(10))
     np.testing.assert_allclose(probs, network.predict_proba(x.T).T)
-    with pytest.raises(cli.CommandError, match="cannot predict"):
-        cli.class_probabilities(object(), x)
-    with pytest.raises(cli.CommandError, match="784 inputs"):
-        cli.class_probabilities(network, x[:, :100])
+    with pytest.raises(CommandError, match="cannot predict"):
+        class_probabilities(object(), x)
+    with pytest.raises(CommandError, match="784 inputs"):
+        class_probabilities(network, x[:, :100])
 
 
 # bad input

@@ -1,4 +1,4 @@
-"""Softmax, log-softmax, softmax cross-entropy, the L2 penalty and label validation."""
+"""Softmax, log-softmax, softmax cross-entropy and the L2 penalty."""
 
 import math
 
@@ -9,7 +9,6 @@ from gradcheck import assert_gradient_close, numerical_gradient
 from neural_network.core.losses import (
     SoftmaxCrossEntropy,
     add_l2_grad,
-    as_class_ids,
     l2_penalty,
     log_softmax,
     softmax,
@@ -182,41 +181,3 @@ def test_add_l2_grad_is_the_penalty_gradient(rng):
     add_l2_grad(model.flat, 0.7)
     numeric = numerical_gradient(lambda: l2_penalty(model.flat, 0.7), model.flat.values)
     assert_gradient_close(model.flat.grads, numeric, name="l2")
-
-
-# --- label validation -----------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("labels", "expected"),
-    [([0, 2, 1], [0, 2, 1]), (np.array([1.0, 0.0]), [1, 0]), (np.array([], dtype=int), [])],
-)
-def test_as_class_ids_accepts_integers_and_whole_floats(labels, expected):
-    ids = as_class_ids(labels, 3)
-    assert ids.dtype == np.intp
-    np.testing.assert_array_equal(ids, expected)
-
-
-@pytest.mark.parametrize(
-    ("labels", "message"),
-    [
-        (np.zeros((2, 2), dtype=int), r"y must be 1-D; got shape \(2, 2\)"),
-        (np.array([0.5, 1.0]), "y must be integer class ids; got dtype float64"),
-        (np.array([0.0, np.nan]), "y must be integer class ids"),
-        (np.array(["a", "b"]), "y must be integer class ids"),
-        (np.array([True, False]), "y must be integer class ids"),
-        (np.array([0, 3]), r"y must lie in \[0, 3\); got values from 0 to 3"),
-        (np.array([-1, 2]), r"y must lie in \[0, 3\); got values from -1 to 2"),
-        (np.array([0.0, np.inf]), r"y must lie in \[0, 3\); got values from 0.0 to inf"),
-        (np.array([1.0, 1e30]), r"y must lie in \[0, 3\); got values from 1.0 to 1e\+30"),
-        (np.array([2**40], dtype=np.uint64), r"y must lie in \[0, 3\)"),
-    ],
-)
-def test_as_class_ids_messages(labels, message):
-    with pytest.raises(ValueError, match=message):
-        as_class_ids(labels, 3, name="y")
-
-
-def test_as_class_ids_default_name():
-    with pytest.raises(ValueError, match=r"^labels must"):
-        as_class_ids([5], 3)

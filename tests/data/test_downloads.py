@@ -21,15 +21,10 @@ import numpy as np
 import pytest
 
 from neural_network.data import mnist as datasets
-from neural_network.data.mnist import (
-    ChecksumError,
-    DownloadError,
-    IDXFormatError,
-    get_cache_dir,
-    load_fashion_mnist,
-    load_kmnist,
-    load_mnist,
-)
+from neural_network.data import sources
+from neural_network.data.idx import IDXFormatError
+from neural_network.data.mnist import load_fashion_mnist, load_kmnist, load_mnist
+from neural_network.data.sources import ChecksumError, DownloadError, get_cache_dir
 
 NAMES = (
     "train-images-idx3-ubyte",
@@ -324,7 +319,7 @@ def test_a_mirror_that_does_not_answer_in_time_is_skipped(server, cache, pinned,
     contents = pinned()
     good = server.serve("good", contents)
     server.routes["/slow/train-images-idx3-ubyte.gz"] = Route(b"late", delay_s=1.0)
-    monkeypatch.setattr(datasets, "_DOWNLOAD_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(sources, "_DOWNLOAD_TIMEOUT_S", 0.2)
     with pytest.raises(DownloadError, match=r"timed out after 0\.2 s"):
         load_fashion_mnist(mirrors=[server.url("slow")])
     assert_matches(load_fashion_mnist(mirrors=[server.url("slow"), good]), contents)

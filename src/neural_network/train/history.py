@@ -1,0 +1,65 @@
+"""``History``: what a training run measured, epoch by epoch."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class History:
+    """Per-epoch records of a training run. Epochs count from 1.
+
+    Train loss and accuracy are running means over the epoch's mini-batches (with dropout
+    on, before each step), as Keras reports them: free to compute, slightly pessimistic.
+    The train loss includes the L2 penalty; the validation loss does not. ``grad_norm`` is
+    the mean global gradient norm before clipping; ``epoch_time`` is the wall time of the
+    epoch's training steps in seconds (validation not included).
+    """
+
+    epoch: list[int] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    def to_dict(self) -> dict[str, list]:
+        return asdict(self)
+
+    def last(self) -> dict[str, float]:
+        """The most recent epoch's record (``nan`` for metrics not measured)."""
+        return {key: (values[-1] if values else math.nan) for key, values in self.to_dict().items()}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> History:
+        """A History from its :meth:`to_dict`, as read back from a file.
+
+        Raises:
+            ValueError: unless ``data`` has exactly the fields of a History, each a list of
+                finite numbers, epochs ``1..n`` and one value per epoch in every field (the
+                validation fields may be empty).
+        """
+        names = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or set(data) != names:
+            raise ValueError(f"history must be an object with keys {sorted(names)}")
+        for key, values in data.items():
+            if not isinstance(values, list) or not all(_is_finite_number(v) for v in values):
+                raise ValueError(f"history {key!r} must be a list of finite numbers")
+        n = len(data["epoch"])
+        if data["epoch"] != list(range(1, n + 1)):
+            raise ValueError("history epochs must count 1, 2, ... n")
+        for key, values in data.items():
+            if len(values) != n and not (key.startswith("val_") and not values):
+                raise ValueError(f"history {key!r} has {len(values)} values for {n} epochs")
+        return cls(**{key: list(values) for key, values in data.items()})
+
+
+def _is_finite_number(value: Any) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)

@@ -1,0 +1,49 @@
+"""``TrainingRun``: the state of one ``fit`` call, which callbacks read and steer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..core.model import Sequential
+from ..optim.optimizers import Optimizer
+from .history import History
+
+if TYPE_CHECKING:
+    from .callbacks import Callback
+
+
+@dataclass(eq=False)
+class TrainingRun:
+    """What :func:`~neural_network.fit` is doing, handed to every callback hook.
+
+    Attributes:
+        model: The network being trained.
+        optimizer: Its optimiser; a callback may set ``optimizer.lr``.
+        x: The training inputs, checked and in the model's dtype.
+        labels: The training labels, integer class ids.
+        validation_data: ``(x_val, labels_val)``, checked, or ``None``.
+        batch_size: Samples per step.
+        rng: The generator for shuffling (and for callbacks that draw, such as ``Augment``).
+        history: The History so far; a callback restoring a checkpoint fills it.
+        epochs: The epoch to stop after. A callback may lower it (``TimeBudget`` does).
+        callbacks: The run's callbacks, in the order their hooks are called.
+        epoch: The epoch being trained or just finished, from 1 (0 before the first).
+        stop_training: Set when a callback asked to stop; no further epoch starts.
+    """
+
+    model: Sequential
+    optimizer: Optimizer
+    x: np.ndarray
+    labels: np.ndarray
+    validation_data: tuple[np.ndarray, np.ndarray] | None
+    batch_size: int
+    rng: np.random.Generator
+    history: History
+    epochs: int
+    callbacks: Sequence[Callback] = field(default_factory=list)
+    epoch: int = 0
+    stop_training: bool = False
