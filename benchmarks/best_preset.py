@@ -13,6 +13,17 @@ run folder (``model.npz``, ``metrics.json`` with ``test_accuracy``, ``history.js
 ``--blas-threads`` sets ``OPENBLAS_NUM_THREADS`` (and the MKL/OpenMP equivalents) before
 NumPy is imported. On a machine whose cores are busy with other work, one BLAS thread can
 be many times faster than two: a multi-threaded GEMM waits for its slowest thread.
+
+Measured with NumPy and OpenBLAS on two shared cores: test accuracy 99.39%, 99.44%, 99.44%
+for seeds 0, 1, 2; 7.8 minutes for seed 0 on a nearly idle machine, 10.5-11 minutes each
+for seeds 1 and 2 run side by side with one BLAS thread each.
+
+How the recipe was chosen, on validation accuracy only (last 5000 training images, seed 0,
+60 epochs unless said): these distortions 99.58% (best epoch) / 99.54% (last); stronger
+ones (15 degrees, 15% scale, 15 degrees shear, alpha 36, sigma 6) 99.48% / 99.36%;
+1536-1536 hidden units 99.54% / 99.54% at 1.9x the cost; 100 epochs 99.62% / 99.50% at
+1.7x. The differences among the last three are two or three images, so the cheapest recipe
+stays.
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ def epoch_cost(threads_note: str) -> dict:
     (55 k images), and the seconds spent inside the distortion itself."""
     import numpy as np
 
-    from neural_network import Adam, build_mlp, fit, load_mnist
+    from neural_network import Adam, Augment, build_mlp, fit, load_mnist
     from neural_network.apps.presets import get_preset
     from neural_network.data.augmentation import RandomDistortion
 
@@ -62,7 +73,7 @@ def epoch_cost(threads_note: str) -> dict:
                 epochs=1,
                 batch_size=settings["batch_size"],
                 rng=rng,
-                augment=timed_distortion if kind == "augmented" else None,
+                callbacks=[Augment(timed_distortion)] if kind == "augmented" else [],
             )
             times[kind].append(history.epoch_time[0])
             if kind == "augmented":

@@ -1,4 +1,4 @@
-"""Seconds per epoch of the seed's network on MNIST: this library vs PyTorch vs scikit-learn.
+"""Seconds per epoch of the classic MNIST network: this library vs PyTorch vs scikit-learn.
 
 Every implementation trains 784-512-256-128-10 (ReLU) with Adam (lr 1e-3), batch 128,
 coupled L2 1e-4 on the weights, float32, on the full bundled MNIST scaled to [0, 1]. Ours and
@@ -16,6 +16,11 @@ the per-epoch ratios.
 
     python benchmarks/compare_speed.py --epochs 30
     python benchmarks/compare_speed.py --epochs 3 --impl ours pytorch
+    python benchmarks/compare_speed.py --epochs 6 --impl ours --baseline /tmp/before/src
+
+``--baseline SRC`` adds "baseline": this library as it is in another source tree (say a git
+worktree of an earlier commit, its ``src`` folder), run the same way, so that a change's speed
+is measured against the code before it in one run; the ratio ours/baseline is printed.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import argparse
 import importlib.util
 import itertools
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -61,6 +67,7 @@ def report_epoch(seconds: float) -> None:
 
 
 def run_ours(epochs: int, seed: int) -> float:
+    import neural_network
     from neural_network import Adam, build_mlp, evaluate, fit
 
     x, y, x_test, y_test = load_data()
@@ -74,17 +81,24 @@ def run_ours(epochs: int, seed: int) -> float:
 
     announce_ready()
     wait_for_turn()
+    if not hasattr(neural_network, "Callback"):  # a baseline from before the callback API
+        fit(model, x, y, optimizer=Adam(model.flat, lr=LR), epochs=epochs, batch_size=BATCH,
+            l2=L2, clip_norm=CLIP, rng=rng, callbacks=[take_turns])  # fmt: skip
+        return evaluate(model, x_test, y_test)[1]
+
+    class TakeTurns(neural_network.Callback):
+        def on_epoch_end(self, run) -> None:
+            take_turns(run.epoch, run.history)
+
     fit(
         model,
         x,
         y,
-        optimizer=Adam(model.flat, lr=LR),
+        optimizer=Adam(model.flat, lr=LR, l2=L2, clip_norm=CLIP),
         epochs=epochs,
         batch_size=BATCH,
-        l2=L2,
-        clip_norm=CLIP,
         rng=rng,
-        callbacks=[take_turns],
+        callbacks=[TakeTurns()],
     )
     return evaluate(model, x_test, y_test)[1]
 
@@ -149,7 +163,7 @@ def run_sklearn(epochs: int, seed: int) -> float:
     return float(clf.score(x_test, y_test))
 
 
-RUNNERS = {"ours": run_ours, "pytorch": run_torch, "sklearn": run_sklearn}
+RUNNERS = {"ours": run_ours, "baseline": run_ours, "pytorch": run_torch, "sklearn": run_sklearn}
 MODULES = {"ours": "neural_network", "pytorch": "torch", "sklearn": "sklearn"}
 
 
@@ -184,21 +198,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--impl", nargs="+", choices=sorted(RUNNERS), default=list(RUNNERS))
+    implementations = sorted(set(RUNNERS) - {"baseline"})
+    parser.add_argument("--impl", nargs="+", choices=implementations, default=implementations)
+    parser.add_argument("--baseline", metavar="SRC", help="also time the library found in SRC")
     parser.add_argument("--child", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.epochs, args.seed)
         return
+    impls = list(args.impl) + (["baseline"] if args.baseline else [])
     processes = {}
-    for impl in args.impl:
-        if importlib.util.find_spec(MODULES[impl]) is None:
+    for impl in impls:
+        env = dict(os.environ)
+        if impl == "baseline":
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [args.baseline, env.get("PYTHONPATH")])
+            )
+        elif importlib.util.find_spec(MODULES[impl]) is None:
             print(json.dumps({"impl": impl, "skipped": f"{MODULES[impl]} is not installed"}))
             continue
         command = [sys.executable, __file__, "--child", impl]
         command += ["--epochs", str(args.epochs), "--seed", str(args.seed)]
         processes[impl] = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
     for process in processes.values():
         read_message(process)  # "ready": every process has loaded its data before epoch 1
@@ -216,17 +238,18 @@ def main() -> None:
         results[impl] = summary(impl, times[impl], read_message(process))
         process.wait()
         print(json.dumps(results[impl]), flush=True)
-    if "ours" in results and "pytorch" in results:
-        ratio = results["ours"]["median_epoch_s"] / results["pytorch"]["median_epoch_s"]
-        paired = [a / b for a, b in zip(times["ours"], times["pytorch"], strict=True)]
-        print(
-            json.dumps(
-                {
-                    "ratio_ours_over_pytorch": round(ratio, 3),
-                    "median_epochwise_ratio": round(statistics.median(paired), 3),
-                }
+    for other in ("pytorch", "baseline"):
+        if "ours" in results and other in results:
+            ratio = results["ours"]["median_epoch_s"] / results[other]["median_epoch_s"]
+            paired = [a / b for a, b in zip(times["ours"], times[other], strict=True)]
+            print(
+                json.dumps(
+                    {
+                        f"ratio_ours_over_{other}": round(ratio, 3),
+                        "median_epochwise_ratio": round(statistics.median(paired), 3),
+                    }
+                )
             )
-        )
 
 
 if __name__ == "__main__":

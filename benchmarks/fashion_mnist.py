@@ -1,6 +1,6 @@
-"""Test accuracy of the seed's network on Fashion-MNIST, with early stopping; one JSON line.
+"""Test accuracy of the classic network on Fashion-MNIST, with early stopping; one JSON line.
 
-The network and settings are the seed's: 784-512-256-128-10 (ReLU, He init), Adam
+The network and settings are the classic usage's: 784-512-256-128-10 (ReLU, He init), Adam
 (lr 1e-3), batch 128, coupled L2 1e-4 on the weights, gradients clipped to global norm 5,
 float32, inputs min-max scaled with the scaler fitted on the training part only. Up to
 ``--epochs`` epochs; ``--val`` training samples, drawn at random, are held out, and
@@ -62,14 +62,12 @@ def main() -> None:
         model,
         x_train,
         y_train,
-        optimizer=Adam(model.flat, lr=LR),
+        optimizer=Adam(model.flat, lr=LR, l2=L2, clip_norm=CLIP),
         epochs=args.epochs,
         batch_size=BATCH,
-        l2=L2,
-        clip_norm=CLIP,
         validation_data=(x_val, y_val),
-        early_stopping=early_stopping,
         rng=rng,
+        callbacks=[early_stopping],
     )
     train_s = time.perf_counter() - started
     test_loss, test_accuracy = evaluate(model, scaler.transform(x_test), y_test)

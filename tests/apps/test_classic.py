@@ -1,4 +1,4 @@
-"""The seed README's API: ``NeuralNetwork`` and ``one_hot_encode``, samples in COLUMNS."""
+"""The classic API: ``NeuralNetwork`` and ``one_hot_encode``, samples in COLUMNS."""
 
 import math
 import re
@@ -18,7 +18,7 @@ LOG_LINE = re.compile(
 
 def make_columns(seed=0, n_samples=60):
     """Raw integer features (0..255) around fixed class centres, in columns, and one-hot
-    labels: the seed's layout. ``seed`` draws the noise only."""
+    labels: the classic layout. ``seed`` draws the noise only."""
     centers = np.random.default_rng(123).integers(40, 215, size=(N_CLASSES, N_FEATURES))
     rng = np.random.default_rng(seed)
     labels = np.arange(n_samples) % N_CLASSES
@@ -336,7 +336,7 @@ def test_early_stopping_reports_and_restores(capsys):
 
 def test_mnist_subset_reaches_90_percent():
     (x_train, labels_train), (x_test, labels_test) = neural_network.load_mnist()
-    # The seed's architecture and hyperparameters, 3 epochs on a 10,000-image subset.
+    # The classic architecture and hyperparameters, 3 epochs on a 10,000-image subset.
     # (On 5,000 images, 3 epochs at batch 128 land right at 0.90: too close to test.)
     X, y = x_train[:10_000].T, one_hot_encode(labels_train[:10_000], 10)
     X_test, y_test = x_test[:1_000].T, one_hot_encode(labels_test[:1_000], 10)

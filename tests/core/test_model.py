@@ -187,6 +187,31 @@ def test_build_mlp_unknown_activation_lists_valid_names():
         assert name in str(info.value)
 
 
+def test_summary_lists_layers_shapes_and_parameter_counts(rng):
+    model = build_mlp(784, [512, 256, 128], 10, dropout=0.2, rng=rng)
+    lines = model.summary().splitlines()
+    assert lines[0] == "Sequential: 784 inputs -> 10 outputs, float32"
+    rows = lines[4:-2]  # title, rule, header, rule ... rule, total
+    assert [row.split()[0] for row in rows] == [str(i) for i in range(10)]
+    assert "Dense(n_in=784, n_out=512, init='he_normal')" in lines[4]
+    assert lines[4].split()[-2:] == ["512)", "401,920"]
+    assert lines[5].split()[-3:] == ["(n,", "512)", "0"]
+    assert lines[-1] == "567,434 parameters: 566,528 weights (L2 applies), 906 biases"
+    assert len(model.flat) == 567_434 and model.flat.n_decay == 566_528
+
+
+def test_repr_lists_the_layers_with_their_settings(rng):
+    model = build_mlp(4, [3], 2, activation="leaky_relu", dropout=0.5, rng=rng)
+    assert repr(model) == (
+        "Sequential(\n"
+        "  (0): Dense(n_in=4, n_out=3, init='he_normal')\n"
+        "  (1): LeakyReLU(alpha=0.01)\n"
+        "  (2): Dropout(rate=0.5)\n"
+        "  (3): Dense(n_in=3, n_out=2, init='he_normal')\n"
+        ")"
+    )
+
+
 def test_sequential_validates_layers():
     with pytest.raises(ValueError):
         Sequential([])

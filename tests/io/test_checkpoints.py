@@ -33,8 +33,9 @@ from neural_network import (
     load_model,
     one_hot_encode,
 )
+from neural_network.io.archive import write_archive
 from neural_network.io.checkpoints import save_checkpoint
-from neural_network.io.model_files import read_model_file
+from neural_network.io.model_files import parameter_arrays, read_model_file
 
 
 class Interrupted(Exception):
@@ -494,3 +495,65 @@ def test_sigkill_while_checkpointing_always_leaves_a_loadable_checkpoint(tmp_pat
         history.pop("epoch_time")
     assert histories[0] == histories[1]
     assert not [name for name in os.listdir(tmp_path) if ".tmp-" in name]
+
+
+# Every callback's state
+
+
+class CountEpochs(Callback):
+    """A callback with state of its own: how many epochs it has seen."""
+
+    def __init__(self):
+        self.count = 0
+
+    def on_epoch_end(self, run):
+        self.count += 1
+
+    def state_dict(self):
+        return {"count": self.count}
+
+    def load_state_dict(self, state):
+        if set(state) != {"count"} or type(state["count"]) is not int:
+            raise ValueError(f"bad count state {state!r}")
+        self.count = state["count"]
+
+
+def test_a_callback_state_is_saved_and_restored_without_the_format_knowing_it(tmp_path):
+    path = tmp_path / "run.ckpt"
+    counter = CountEpochs()
+    with pytest.raises(Interrupted):
+        train(path, callbacks=[counter, interrupt_at(4)])
+    section = read_model_file(path).metadata["checkpoint"]
+    assert section["callbacks"]["CountEpochs"] == {"state": {"count": 3}, "arrays": []}
+    resumed = CountEpochs()
+    train(path, resume=True, callbacks=[resumed])
+    assert resumed.count == 7  # 3 restored, then epochs 4 to 7
+
+
+def test_resume_refuses_a_checkpoint_with_the_state_of_a_callback_the_run_lacks(tmp_path):
+    path = tmp_path / "run.ckpt"
+    train(path, epochs=2, callbacks=[CountEpochs()])
+    with pytest.raises(ModelFileError, match="state of CountEpochs, which this run lacks"):
+        train(path, epochs=3, resume=True)
+
+
+def test_resume_refuses_a_callback_state_the_callback_does_not_accept(tmp_path):
+    path = tmp_path / "run.ckpt"
+    train(path, epochs=2, callbacks=[CountEpochs()])
+    model_file = read_model_file(path)
+    model_file.metadata["checkpoint"]["callbacks"]["CountEpochs"]["state"]["count"] = "two"
+    # Written again with the seal recomputed, as anyone who edits a file can.
+    arrays = {**parameter_arrays(model_file.model), **model_file.checkpoint_arrays}
+    write_archive(path, model_file.metadata, arrays)
+    with pytest.raises(ModelFileError, match="bad count state"):
+        train(path, epochs=3, resume=True, callbacks=[CountEpochs()])
+
+
+def test_two_callbacks_of_one_class_keep_two_states(tmp_path):
+    path = tmp_path / "run.ckpt"
+    first, second = CountEpochs(), CountEpochs()
+    second.count = 100
+    train(path, epochs=2, callbacks=[first, second])
+    states = read_model_file(path).metadata["checkpoint"]["callbacks"]
+    assert states["CountEpochs"]["state"] == {"count": 2}
+    assert states["CountEpochs_2"]["state"] == {"count": 102}

@@ -169,6 +169,45 @@ def test_registered_kind_round_trip(tmp_path, rng, monkeypatch):
         save_model(tmp_path / "u", model, kind="tagged")
 
 
+LAZY_KIND_MODULE = """
+def load(model_file):
+    return ("loaded lazily", model_file.model)
+"""
+
+
+def test_a_kind_registered_by_path_is_imported_only_when_its_file_is_read(
+    tmp_path, rng, monkeypatch
+):
+    (tmp_path / "lazy_kind_module.py").write_text(LAZY_KIND_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(MODEL_KINDS, "lazy", MODEL_KINDS["sequential"])
+    register_model_kind("lazy", "lazy_kind_module:load")
+    model = small_model(rng)
+    save_model(tmp_path / "m", model, kind="lazy")
+    assert "lazy_kind_module" not in sys.modules
+    tag, loaded = load_model(tmp_path / "m")
+    assert tag == "loaded lazily" and "lazy_kind_module" in sys.modules
+    assert np.array_equal(loaded.flat.values, model.flat.values)
+    monkeypatch.delitem(sys.modules, "lazy_kind_module")
+
+
+def test_register_refuses_a_loader_that_is_neither_callable_nor_a_path():
+    with pytest.raises(ValueError, match=r"package\.module:attr"):
+        register_model_kind("never", "lazy_kind_module.load")
+    with pytest.raises(TypeError, match="loader must be callable"):
+        register_model_kind("never", 3)
+    assert "never" not in MODEL_KINDS
+
+
+def test_the_library_kinds_name_their_loaders_by_path():
+    assert MODEL_KINDS["neural_network"].loader == (
+        "neural_network.apps.classic:NeuralNetwork._from_model_file"
+    )
+    assert MODEL_KINDS["mlp_classifier"].loader == (
+        "neural_network.apps.estimators:MLPClassifier._from_model_file"
+    )
+
+
 @pytest.mark.parametrize("name", ["layers.0.extra", "metadata", "bad/name", ""])
 def test_register_refuses_reserved_array_names(name):
     with pytest.raises(ValueError, match="array name"):

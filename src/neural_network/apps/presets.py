@@ -9,16 +9,9 @@ set chooses nothing.
 
 The ``"best"`` recipe (784-1024-1024-10 ReLU, Adam with a cosine schedule after a linear
 warm-up, random affine maps plus Simard's elastic distortions on every batch, 60 epochs)
-follows Simard et al. 2003 and Cireșan et al. 2010, scaled down to a CPU budget. Measured
-(``benchmarks/best_preset.py``, NumPy with OpenBLAS, two shared cores): test accuracy
-99.39%, 99.44%, 99.44% for seeds 0, 1, 2; 7.8 minutes for seed 0 on a nearly idle machine,
-10.5-11 minutes each for seeds 1 and 2 run side by side with one BLAS thread each.
-
-How it was chosen, on validation accuracy only (last 5000 training images, seed 0, 60
-epochs unless said): these distortions 99.58% (best epoch) / 99.54% (last); stronger ones
-(15 degrees, 15% scale, 15 degrees shear, alpha 36, sigma 6) 99.48% / 99.36%; 1536-1536
-hidden units 99.54% / 99.54% at 1.9x the cost; 100 epochs 99.62% / 99.50% at 1.7x. The
-differences among the last three are two or three images, so the cheapest recipe stays.
+follows Simard et al. 2003 and Cireșan et al. 2010, scaled down to a CPU budget. What it
+measures, and how it was chosen on validation accuracy alone, is in
+``benchmarks/best_preset.py``.
 """
 
 from __future__ import annotations

@@ -306,7 +306,7 @@ class TimeBudget(Callback):
 
     def on_epoch_end(self, run: TrainingRun) -> None:
         epochs_timed = run.epoch - self._first_epoch + 1
-        per_epoch = (time.perf_counter() - self._loop_start) / epochs_timed
+        per_epoch = max((time.perf_counter() - self._loop_start) / epochs_timed, 1e-9)
         left = self.seconds - self._spent() - per_epoch / 2
         run.epochs = min(self._max_epochs, run.epoch + max(0, math.floor(left / per_epoch)))
 

@@ -147,7 +147,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("limit_test", positive_int, "use the first N test samples", group=DATA, metavar="N"),
     Option("validation_split", split_fraction,
            "hold out this fraction of the training data to pick the epoch (early stopping); "
-           "0 lets the test set pick it, as the seed does", group=DATA, metavar="F"),
+           "0 lets the test set pick it, as the classic API does", group=DATA, metavar="F"),
     Option("hidden", positive_int, "hidden layer sizes; none for softmax regression",
            group=NETWORK, many=True, metavar="UNITS"),
     Option("activation", one_of(ACTIVATIONS), "hidden activation", group=NETWORK,

@@ -1,9 +1,9 @@
-"""Test accuracy of the seed README's usage, as written, on the bundled MNIST, over seeds.
+"""Test accuracy of the classic usage (examples/classic_usage.py) on the bundled MNIST, over seeds.
 
 Prints one JSON line per seed (test accuracy, epochs run, best epoch, wall time, median
 seconds per epoch) and a summary line (mean, min, max).
 
-    python benchmarks/seed_accuracy.py --seeds 42 0 1
+    python benchmarks/classic_accuracy.py --seeds 42 0 1
 """
 
 from __future__ import annotations
