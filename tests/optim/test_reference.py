@@ -1,4 +1,4 @@
-"""The fast training step (flat buffers, folded constants, chunks, flushing) against the plain
+"""The fast training step (flat buffers, folded constants, flushing) against the plain
 textbook step of ``neural_network.optim.reference``, step by step, in float64."""
 
 import numpy as np

@@ -31,15 +31,12 @@ from ..checks import check_optional_real, check_real
 from ..core.parameters import FlatParameters, Parameter, flat_parameters_of
 from . import denormals
 
-# The updates run over slices of this many elements.
-_CHUNK = 1 << 16
-
 
 class Optimizer:
     """Base class: a learning rate, coupled L2 and global-norm clipping over flat buffers.
 
     ``lr`` is a plain attribute that a training loop may set every epoch. Subclasses
-    implement ``_update_chunk``, their update rule on one slice of the flat buffers.
+    implement ``_update``, their update rule over the flat buffers.
 
     Args:
         params: A model's parameters (its ``model.flat``, or a list of them).
@@ -63,14 +60,7 @@ class Optimizer:
         self.l2 = check_real("l2", l2, "[0, inf)")
         self.clip_norm = check_optional_real("clip_norm", clip_norm, "(0, inf)")
         self.iterations = 0
-        size, n_decay = len(self.flat), self.flat.n_decay
-        # Chunks never straddle the end of the decayed (weight) part, so L2 is per chunk.
-        self._chunks = [
-            slice(i, min(i + _CHUNK, end))
-            for begin, end in ((0, n_decay), (n_decay, size))
-            for i in range(begin, end, _CHUNK)
-        ]
-        self._scratch = np.empty(min(_CHUNK, size), dtype=self.flat.dtype)
+        self._scratch = np.empty_like(self.flat.values)
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -86,37 +76,32 @@ class Optimizer:
             ``(penalty, grad_norm)``: the L2 penalty ``0.5 * l2 * sum(W**2)`` of the weights
             before the step, and the global gradient norm (L2 included) before clipping.
         """
-        values, grads, n_decay = self.flat.values, self.flat.grads, self.flat.n_decay
-        l2 = values.dtype.type(self.l2)
-        squared_norm = weight_squares = 0.0
-        for part in self._chunks:
-            g = grads[part]
-            tmp = self._scratch[: part.stop - part.start]
-            if self.l2 and part.start < n_decay:
-                w = values[part]
-                weight_squares += float(np.dot(w, w))
-                np.multiply(w, l2, out=tmp)
-                g += tmp
-            squared_norm += float(np.dot(g, g))
-        grad_norm = math.sqrt(squared_norm)
-        penalty = 0.5 * self.l2 * weight_squares
+        flat, tmp = self.flat, self._scratch
+        weights, weight_grads = flat.decayed_values, flat.decayed_grads
+        penalty = 0.0
+        if self.l2:
+            penalty = 0.5 * self.l2 * float(np.dot(weights, weights))
+            np.multiply(weights, flat.dtype.type(self.l2), out=tmp[: flat.n_decay])
+            weight_grads += tmp[: flat.n_decay]
+        # The weights' and the biases' parts of the norm, each reduced on its own.
+        bias_grads = flat.grads[flat.n_decay :]
+        grad_norm = math.sqrt(
+            float(np.dot(weight_grads, weight_grads)) + float(np.dot(bias_grads, bias_grads))
+        )
         if not math.isfinite(grad_norm):
             return penalty, grad_norm
-        clipping = self.clip_norm is not None and grad_norm > self.clip_norm
-        scale = values.dtype.type(self.clip_norm / grad_norm) if clipping else None
+        if self.clip_norm is not None and grad_norm > self.clip_norm:
+            flat.grads *= flat.dtype.type(self.clip_norm / grad_norm)
         self.iterations += 1
         self._prepare_step()
-        flush = self.iterations % denormals.FLUSH_EVERY == 0
-        for part in self._chunks:
-            if scale is not None:
-                grads[part] *= scale
-            self._update_chunk(part, self._scratch[: part.stop - part.start], flush)
+        self._update(tmp, flush=self.iterations % denormals.FLUSH_EVERY == 0)
         return penalty, grad_norm
 
     def _prepare_step(self) -> None:
         """Compute what the update rule needs for step ``self.iterations``."""
 
-    def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
+    def _update(self, tmp: np.ndarray, flush: bool) -> None:
+        """Apply the update rule to every parameter; ``tmp`` is a scratch vector."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -157,8 +142,8 @@ class SGD(Optimizer):
         self.momentum = check_real("momentum", momentum, "[0, 1)")
         self.velocity = np.zeros_like(self.flat.values)
 
-    def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
-        w, g, velocity = self.flat.values[part], self.flat.grads[part], self.velocity[part]
+    def _update(self, tmp: np.ndarray, flush: bool) -> None:
+        w, g, velocity = self.flat.values, self.flat.grads, self.velocity
         if self.momentum:
             velocity *= self.momentum
             velocity += g
@@ -248,9 +233,8 @@ class Adam(Optimizer):
         self._step_size = self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**t) * c)
         self._eps_t = self.eps / c
 
-    def _update_chunk(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
-        w, g = self.flat.values[part], self.flat.grads[part]
-        m_sum, v_sum = self.m_sum[part], self.v_sum[part]
+    def _update(self, tmp: np.ndarray, flush: bool) -> None:
+        w, g, m_sum, v_sum = self.flat.values, self.flat.grads, self.m_sum, self.v_sum
         m_sum *= self.beta1
         m_sum += g
         v_sum *= self.beta2

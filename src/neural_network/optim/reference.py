@@ -4,7 +4,7 @@
 the way a textbook writes it: the loss and its gradient spelled out, a separate pass for L2,
 another for clipping, and the optimiser's rule applied to one parameter array at a time,
 with the moments of Adam kept exactly as the paper defines them. No flat buffers, no folded
-constants, no chunks, no flushing of tiny values. A test trains the same network with both
+constants, no flushing of tiny values. A test trains the same network with both
 in float64 and holds them equal to 1e-10 over 50 steps, so this file is a faithful map of
 :mod:`neural_network.optim.optimizers` and :mod:`neural_network.core.losses`.
 
