@@ -202,20 +202,26 @@ class Clock:
         return self.now
 
 
+class TenSecondEpochs(Callback):
+    """Moves the clock on by ten seconds in every epoch (before the other callbacks look)."""
+
+    order = -1
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def on_epoch_end(self, run):
+        self.clock.now += 10.0
+
+
 def test_time_budget_plans_the_epochs_that_fit_and_the_cosine_follows(monkeypatch):
     clock = Clock()
     monkeypatch.setattr(
         callbacks_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter)
     )
 
-    class TenSecondEpochs(Callback):
-        order = -1
-
-        def on_epoch_end(self, run):
-            clock.now += 10.0
-
     budget = TimeBudget(45.0)
-    _, history = train(TenSecondEpochs(), budget, LRSchedule(Cosine(0.02)), epochs=10)
+    _, history = train(TenSecondEpochs(clock), budget, LRSchedule(Cosine(0.02)), epochs=10)
     # After epoch k, k * 10 s are spent; half an epoch is kept for what follows training:
     # 45 - 10 - 5 leaves 3 more epochs, then 2, 1, 0.
     assert len(history) == 4
@@ -230,15 +236,9 @@ def test_time_budget_counts_the_time_a_resumed_run_already_spent(monkeypatch):
         callbacks_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter)
     )
 
-    class TenSecondEpochs(Callback):
-        order = -1
-
-        def on_epoch_end(self, run):
-            clock.now += 10.0
-
     budget = TimeBudget(45.0)
     budget.load_state_dict({"spent": 20.0})
-    _, history = train(TenSecondEpochs(), budget, epochs=10)
+    _, history = train(TenSecondEpochs(clock), budget, epochs=10)
     assert len(history) == 2
     for bad in ({}, {"spent": -1.0}, {"spent": math.nan}, {"spent": "1"}, {"spent": 1, "x": 2}):
         with pytest.raises(ValueError, match="time budget state"):
