@@ -96,6 +96,12 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def is_finite_number(value: Any) -> bool:
+    """Whether ``value``, read from JSON, is a finite number: an ``int`` or a ``float``, not a
+    ``bool``, NaN or an infinity."""
+    return type(value) in (int, float) and math.isfinite(value)
+
+
 def as_class_ids(labels: Any, n_classes: int, *, name: str = "labels") -> np.ndarray:
     """Validate integer class ids in ``[0, n_classes)`` and return them as an ``intp`` array.
 

@@ -18,6 +18,9 @@ import numpy as np
 from ..core.model import Sequential
 from .classic import NeuralNetwork
 
+DIGITS = tuple(str(k) for k in range(10))
+"""The class names of a model that reads digits: ``"0"`` to ``"9"``."""
+
 
 @dataclass(frozen=True)
 class PixelClassifier:

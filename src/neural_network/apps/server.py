@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from ..data.images import prepare_digit
+from ..checks import check_non_negative_int
+from ..data.images import FIELD, prepare_digit
 from ..io.model_files import load_model
-from .predictor import pixel_classifier
+from .predictor import DIGITS, pixel_classifier
 
-N_PIXELS = 28 * 28
-DIGITS = [str(k) for k in range(10)]
+N_PIXELS = FIELD * FIELD
 MAX_BODY_BYTES = 64 * 1024  # 784 numbers need under 8 KB even written as "255.000000,"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -106,7 +106,7 @@ def _digit_probabilities(model: Any) -> Callable[[np.ndarray], np.ndarray]:
     """
     classifier = pixel_classifier(model)
     classes = classifier.classes
-    if classifier.n_features != N_PIXELS or [str(c) for c in classes] != DIGITS:
+    if classifier.n_features != N_PIXELS or tuple(str(c) for c in classes) != DIGITS:
         raise ValueError(
             f"the demo page needs a model of {N_PIXELS} inputs and the classes 0-9; got "
             f"{classifier.n_features} inputs and the classes {classes}"
@@ -390,7 +390,7 @@ def make_server(
         ModelFileError, FileNotFoundError: for a model file that cannot be read.
         OSError: if the address cannot be bound (a port in use, say).
     """
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+    if check_non_negative_int("port", port) > 65535:
         raise ValueError(f"port must be an integer in 0-65535; got {port!r}")
     return DemoServer((host, port), _resolve_model(model))
 

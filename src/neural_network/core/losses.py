@@ -34,6 +34,8 @@ class SoftmaxCrossEntropy:
 
     ``loss = mean_i( logsumexp(z_i) - z_i[y_i] )``; its gradient with respect to the logits is
     ``(softmax(z) - one_hot(y)) / n``. The batch mean's ``1/n`` appears here and nowhere else.
+    :func:`neural_network.optim.reference.reference_step` computes the same without the
+    in-place tricks (and without setting probabilities under 1e-30 to 0).
     """
 
     def __init__(self) -> None:

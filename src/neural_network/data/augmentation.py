@@ -42,6 +42,8 @@ import math
 
 import numpy as np
 
+from ..checks import check_positive_int, check_real
+
 
 def gaussian_smoothing_matrix(size: int, sigma: float, *, truncate: float = 4.0) -> np.ndarray:
     """The ``(size, size)`` matrix ``G`` such that ``G @ v`` is ``v`` convolved with a
@@ -54,10 +56,8 @@ def gaussian_smoothing_matrix(size: int, sigma: float, *, truncate: float = 4.0)
     Raises:
         ValueError: for a size below 1 or a negative or non-finite ``sigma``.
     """
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
-        raise ValueError(f"size must be a positive integer; got {size!r}")
-    if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"sigma must be a non-negative number; got {sigma!r}")
+    size = check_positive_int("size", size)
+    sigma = check_real("sigma", sigma, "[0, inf)")
     if sigma == 0:
         return np.eye(size)
     radius = int(truncate * sigma + 0.5)
@@ -353,35 +353,22 @@ class RandomDistortion:
         elastic_sigma: float = 5.0,
     ):
         shape = tuple(shape)
-        if len(shape) != 2 or not all(
-            isinstance(side, (int, np.integer)) and not isinstance(side, bool) and side >= 1
-            for side in shape
-        ):
-            raise ValueError(f"shape must be two positive integers (height, width); got {shape!r}")
-        self.shape = (int(shape[0]), int(shape[1]))
-        limits = {
-            "max_rotation": (max_rotation, 90.0),
-            "max_scale": (max_scale, 0.9),
-            "max_shear": (max_shear, 60.0),
-            "max_shift": (max_shift, math.inf),
-            "elastic_alpha": (elastic_alpha, math.inf),
-            "elastic_sigma": (elastic_sigma, math.inf),
-        }
-        for name, (value, limit) in limits.items():
-            if not (
-                isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and math.isfinite(value)
-                and 0 <= value <= limit
-            ):
-                raise ValueError(f"{name} must be a finite number in [0, {limit}]; got {value!r}")
-        if elastic_sigma == 0:
-            raise ValueError("elastic_sigma must be positive; got 0")
-        self.max_rotation, self.max_scale = float(max_rotation), float(max_scale)
-        self.max_shear, self.max_shift = float(max_shear), float(max_shift)
-        self.elastic_alpha, self.elastic_sigma = float(elastic_alpha), float(elastic_sigma)
+        try:
+            if len(shape) != 2:
+                raise ValueError
+            self.shape = (check_positive_int("", shape[0]), check_positive_int("", shape[1]))
+        except ValueError:
+            raise ValueError(
+                f"shape must be two positive integers (height, width); got {shape!r}"
+            ) from None
+        self.max_rotation = check_real("max_rotation", max_rotation, "[0, 90]")
+        self.max_scale = check_real("max_scale", max_scale, "[0, 0.9]")
+        self.max_shear = check_real("max_shear", max_shear, "[0, 60]")
+        self.max_shift = check_real("max_shift", max_shift, "[0, inf)")
+        self.elastic_alpha = check_real("elastic_alpha", elastic_alpha, "[0, inf)")
+        self.elastic_sigma = check_real("elastic_sigma", elastic_sigma, "(0, inf)")
         self._affine = any((self.max_rotation, self.max_scale, self.max_shear, self.max_shift))
-        basis = elastic_field_basis(self.shape, alpha=self.elastic_alpha, sigma=elastic_sigma)
+        basis = elastic_field_basis(self.shape, alpha=self.elastic_alpha, sigma=self.elastic_sigma)
         self._basis = {dtype: basis.astype(dtype) for dtype in (np.float32, np.float64)}
 
     def __call__(self, x_batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:

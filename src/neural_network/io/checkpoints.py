@@ -23,7 +23,6 @@ Checkpoints of version 1 kept early stopping in a section of its own and ``l2`` 
 from __future__ import annotations
 
 import json
-import math
 import os
 import zlib
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import check_positive_int, is_finite_number
 from ..core.layers import Dropout
 from ..optim.optimizers import Optimizer
 from ..train.callbacks import Callback
@@ -46,7 +46,7 @@ from .model_files import (
 )
 
 PathLike = str | os.PathLike
-FORMAT_VERSION = 2
+CHECKPOINT_VERSION = 2  # the format version checkpoints are written with
 # Callback and array names become parts of member names: letters, digits and "_".
 _NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -76,9 +76,8 @@ class Checkpoint(Callback):
         every: int = 1,
         resume_from: PathLike | None = None,
     ):
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"checkpoint_every must be a positive integer; got {every!r}")
-        self.path, self.every, self.resume_from = path, every, resume_from
+        self.path, self.resume_from = path, resume_from
+        self.every = check_positive_int("Checkpoint every", every)
 
     def on_train_begin(self, run: TrainingRun) -> None:
         self._settings = run_settings(run)
@@ -204,7 +203,7 @@ def save_checkpoint(path: PathLike, run: TrainingRun, *, settings: dict | None =
     metadata = model_metadata(
         model, kind="sequential", config={}, classes=list(range(model.n_classes))
     )
-    metadata |= {"format_version": FORMAT_VERSION, "checkpoint": checkpoint}
+    metadata |= {"format_version": CHECKPOINT_VERSION, "checkpoint": checkpoint}
     write_archive(path, metadata, {**parameter_arrays(model), **arrays})
 
 
@@ -418,10 +417,6 @@ def _differences(saved: dict, current: dict) -> list[str]:
     return differ
 
 
-def _is_finite_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)
-
-
 def _optimizer_state(
     section: Any, arrays: dict[str, np.ndarray], optimizer: Optimizer
 ) -> tuple[dict[str, np.ndarray], float]:
@@ -433,7 +428,7 @@ def _optimizer_state(
             f"checkpoint optimizer is {section['type']!r}, not {type(optimizer).__name__!r}"
         )
     lr = section["lr"]
-    if not (_is_finite_number(lr) and lr > 0):
+    if not (is_finite_number(lr) and lr > 0):
         raise ModelFileError(f"checkpoint lr must be a positive finite number; got {lr!r}")
     current = optimizer.state_dict()
     scalars = section["scalars"]
@@ -445,7 +440,7 @@ def _optimizer_state(
         dtype = np.asarray(current[key]).dtype
         value = scalars[key]
         valid_int = type(value) is int and 0 <= value < 2**63
-        if not (valid_int if dtype.kind in "iu" else _is_finite_number(value)):
+        if not (valid_int if dtype.kind in "iu" else is_finite_number(value)):
             raise ModelFileError(f"checkpoint optimizer {key!r} is {value!r}")
         state[key] = np.array(value, dtype=dtype)
     names = {key for key, value in current.items() if np.ndim(value) > 0}

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..checks import check_positive_int, check_real
+from ..checks import check_positive_int, check_real, is_finite_number
 from ..optim.constraints import apply_max_norm
 from ..optim.schedules import Cosine
 from .run import TrainingRun
@@ -189,8 +189,7 @@ class EarlyStopping(Callback):
         for name, count in (("best_epoch", best_epoch), ("wait", wait)):
             if type(count) is not int or count < 0:
                 raise ValueError(f"early stopping {name} {count!r} is not a count of epochs")
-        finite = type(best) in (int, float) and math.isfinite(best)
-        if (best is None) != (best_epoch == 0) or not (best is None or finite):
+        if (best is None) != (best_epoch == 0) or not (best is None or is_finite_number(best)):
             raise ValueError(f"early stopping best {best!r} does not fit best_epoch {best_epoch}")
         if type(state["stopped"]) is not bool:
             raise ValueError("early stopping 'stopped' must be true or false")
@@ -315,7 +314,7 @@ class TimeBudget(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         spent = state.get("spent") if set(state) == {"spent"} else None
-        if type(spent) not in (int, float) or not (math.isfinite(spent) and spent >= 0):
+        if not (is_finite_number(spent) and spent >= 0):
             raise ValueError(f"time budget state must be {{'spent': seconds}}; got {state!r}")
         self.spent_before = float(spent)
 

@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ..checks import is_finite_number
+
 
 @dataclass
 class History:
@@ -50,7 +52,7 @@ class History:
         if not isinstance(data, dict) or set(data) != names:
             raise ValueError(f"history must be an object with keys {sorted(names)}")
         for key, values in data.items():
-            if not isinstance(values, list) or not all(_is_finite_number(v) for v in values):
+            if not isinstance(values, list) or not all(is_finite_number(v) for v in values):
                 raise ValueError(f"history {key!r} must be a list of finite numbers")
         n = len(data["epoch"])
         if data["epoch"] != list(range(1, n + 1)):
@@ -59,7 +61,3 @@ class History:
             if len(values) != n and not (key.startswith("val_") and not values):
                 raise ValueError(f"history {key!r} has {len(values)} values for {n} epochs")
         return cls(**{key: list(values) for key, values in data.items()})
-
-
-def _is_finite_number(value: Any) -> bool:
-    return type(value) in (int, float) and math.isfinite(value)

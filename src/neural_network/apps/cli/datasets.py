@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...data.mnist import load_fashion_mnist, load_kmnist, load_mnist
+from ..predictor import DIGITS
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,6 @@ class Dataset:
     class_names: tuple[str, ...]
 
 
-DIGITS = tuple(str(k) for k in range(10))
 FASHION = ("T-shirt", "trouser", "pullover", "dress", "coat")
 FASHION += ("sandal", "shirt", "sneaker", "bag", "boot")
 HIRAGANA = ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
