@@ -12,6 +12,7 @@ from neural_network.checks import (
     check_optional_real,
     check_positive_int,
     check_real,
+    is_finite_number,
 )
 
 
@@ -133,3 +134,12 @@ def test_as_class_ids_messages(labels, message):
 def test_as_class_ids_default_name():
     with pytest.raises(ValueError, match=r"^labels must"):
         as_class_ids([5], 3)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1, True), (-2.5, True), (0.0, True), (10**400, False), (math.inf, False),
+     (math.nan, False), (True, False), ("1", False), (None, False), (np.float64(1.0), False)],
+)  # fmt: skip
+def test_is_finite_number_takes_json_numbers_only(value, expected):
+    assert is_finite_number(value) is expected

@@ -1,4 +1,4 @@
-"""``python -m neural_network``: the command line of :mod:`neural_network.cli`."""
+"""``python -m neural_network``: the command line of :mod:`neural_network.apps.cli`."""
 
 import sys
 

@@ -97,9 +97,14 @@ def check_bool(name: str, value: Any) -> bool:
 
 
 def is_finite_number(value: Any) -> bool:
-    """Whether ``value``, read from JSON, is a finite number: an ``int`` or a ``float``, not a
-    ``bool``, NaN or an infinity."""
-    return type(value) in (int, float) and math.isfinite(value)
+    """Whether ``value``, read from JSON, is a finite number: an ``int`` or a ``float`` within
+    the range of a float, not a ``bool``, NaN or an infinity."""
+    if type(value) not in (int, float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def as_class_ids(labels: Any, n_classes: int, *, name: str = "labels") -> np.ndarray:

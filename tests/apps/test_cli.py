@@ -262,11 +262,11 @@ def test_no_hidden_layer_is_softmax_regression(tmp_path):
 
 
 def test_datasets_are_those_the_datasets_module_has():
-    from neural_network.data import mnist as datasets
+    from neural_network.data import mnist
 
-    assert DATASETS["mnist"].load is datasets.load_mnist
+    assert DATASETS["mnist"].load is mnist.load_mnist
     for name, loader in (("fashion-mnist", "load_fashion_mnist"), ("kmnist", "load_kmnist")):
-        assert (name in DATASETS) == hasattr(datasets, loader)
+        assert (name in DATASETS) == hasattr(mnist, loader)
 
 
 def test_data_dir_reads_idx_files(tmp_path):

@@ -1,4 +1,4 @@
-"""Image distortions (affine and elastic), the max-norm constraint, and their hooks in fit."""
+"""Image distortions (affine and elastic), and the Augment and MaxNorm callbacks in fit."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,6 @@ from neural_network.data.augmentation import (
     random_affine,
     random_elastic_fields,
 )
-from neural_network.optim.constraints import apply_max_norm
 
 STRONG = dict(max_rotation=15.0, max_scale=0.15, max_shear=15.0, max_shift=3.0)
 
@@ -196,29 +195,6 @@ def test_validation(rng):
         distort(np.zeros((1, 5, 5)), matrices=np.zeros((1, 2, 2)))
     config = RandomDistortion(**STRONG).get_config()
     assert RandomDistortion(**{**config, "shape": tuple(config["shape"])}).get_config() == config
-
-
-def test_max_norm_caps_large_columns_and_leaves_small_ones(rng):
-    model = build_mlp(6, [5, 4], 3, rng=rng)
-    first, second, output = (layer for layer in model.layers if hasattr(layer, "weight"))
-    first.weight.value[:, 0] = 10.0  # norm sqrt(600)
-    first.weight.value[:, 1] *= 1e-3
-    second.weight.value[:, 2] = 3.0  # norm 6
-    output.weight.value[...] = 50.0
-    small = first.weight.value[:, 1:].copy()
-    rescaled = apply_max_norm(model, 2.0)
-    assert rescaled >= 2
-    for layer in (first, second):
-        norms = np.linalg.norm(layer.weight.value, axis=0)
-        assert norms.max() <= 2.0 * (1 + 1e-6)
-    assert np.linalg.norm(first.weight.value[:, 0]) == pytest.approx(2.0, rel=1e-6)
-    np.testing.assert_allclose(first.weight.value[:, 0], 2.0 / np.sqrt(6.0), rtol=1e-6)
-    kept = np.linalg.norm(small, axis=0) <= 2.0
-    np.testing.assert_array_equal(first.weight.value[:, 1:][:, kept], small[:, kept])
-    np.testing.assert_array_equal(output.weight.value, 50.0)  # the output layer is free
-    for bad in (0.0, -1.0, float("inf"), True):
-        with pytest.raises(ValueError, match="max_norm"):
-            apply_max_norm(model, bad)
 
 
 def train_digits(seed, *callbacks):

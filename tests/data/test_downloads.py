@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neural_network.data import mnist as datasets
-from neural_network.data import sources
+from neural_network.data import mnist, sources
 from neural_network.data.idx import IDXFormatError
 from neural_network.data.mnist import load_fashion_mnist, load_kmnist, load_mnist
 from neural_network.data.sources import ChecksumError, DownloadError, get_cache_dir
@@ -123,8 +122,8 @@ def cache(tmp_path, monkeypatch) -> Path:
     """An empty cache root of the test's own; no default mirrors, no Debian folder."""
     root = tmp_path / "cache"
     monkeypatch.setenv("NEURAL_NETWORK_DATA", str(root))
-    for key in datasets.MIRRORS:
-        monkeypatch.setitem(datasets.MIRRORS, key, ())
+    for key in mnist.MIRRORS:
+        monkeypatch.setitem(mnist.MIRRORS, key, ())
     return root
 
 
@@ -134,7 +133,7 @@ def pinned(monkeypatch, cache):
 
     def pin(key: str = "fashion_mnist", *, gz: bool = False, seed: int = 0) -> dict[str, bytes]:
         contents = make_dataset(seed)
-        spec = datasets._DATASETS[key]
+        spec = mnist._DATASETS[key]
         files = []
         for pinned_file in spec.files:
             data = contents[pinned_file.name]
@@ -150,7 +149,7 @@ def pinned(monkeypatch, cache):
                 pinned_file = dataclasses.replace(pinned_file, sha256=sha256_hex(data))
             files.append(dataclasses.replace(pinned_file, size=len(data)))
         monkeypatch.setitem(
-            datasets._DATASETS, key, dataclasses.replace(spec, files=tuple(files), system_dirs=())
+            mnist._DATASETS, key, dataclasses.replace(spec, files=tuple(files), system_dirs=())
         )
         return contents
 
@@ -189,7 +188,7 @@ def test_a_good_download_is_cached_and_then_read_from_the_cache(server, cache, p
 def test_the_default_mirrors_are_used_and_tried_in_order(server, cache, pinned, monkeypatch):
     contents = pinned()
     monkeypatch.setitem(
-        datasets.MIRRORS, "fashion_mnist", (server.url("missing"), server.serve("ok", contents))
+        mnist.MIRRORS, "fashion_mnist", (server.url("missing"), server.serve("ok", contents))
     )
     assert_matches(load_fashion_mnist(), contents)
     assert server.hits[:2] == [
@@ -381,7 +380,7 @@ def test_kmnist_downloads_are_checked_against_the_published_gz_digest(server, ca
 
 def test_mnist_downloads_when_the_bundled_copy_is_missing(server, cache, pinned, monkeypatch):
     contents = pinned("mnist")
-    monkeypatch.setattr(datasets, "_load_bundled_mnist", lambda: None)
+    monkeypatch.setattr(mnist, "_load_bundled_mnist", lambda: None)
     assert_matches(load_mnist(mirrors=[server.serve("mnist", contents)]), contents)
     assert cache_listing(cache, "mnist") == sorted(f"{name}.gz" for name in NAMES)
 

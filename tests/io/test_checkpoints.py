@@ -26,6 +26,7 @@ from neural_network import (
     ModelFileError,
     NeuralNetwork,
     Sequential,
+    TimeBudget,
     TrainingDivergedError,
     TrainingRun,
     build_mlp,
@@ -533,7 +534,7 @@ def test_a_callback_state_is_saved_and_restored_without_the_format_knowing_it(tm
 def test_resume_refuses_a_checkpoint_with_the_state_of_a_callback_the_run_lacks(tmp_path):
     path = tmp_path / "run.ckpt"
     train(path, epochs=2, callbacks=[CountEpochs()])
-    with pytest.raises(ModelFileError, match="state of CountEpochs, which this run lacks"):
+    with pytest.raises(ValueError, match="state of CountEpochs, which this run has no callback"):
         train(path, epochs=3, resume=True)
 
 
@@ -557,3 +558,104 @@ def test_two_callbacks_of_one_class_keep_two_states(tmp_path):
     states = read_model_file(path).metadata["checkpoint"]["callbacks"]
     assert states["CountEpochs"]["state"] == {"count": 2}
     assert states["CountEpochs_2"]["state"] == {"count": 102}
+
+
+# A refused resume changes nothing
+
+
+def stopping_run(path, *extra, resume=False, epochs=4):
+    """A run with early stopping (which keeps best weights) and a checkpoint."""
+    x, labels = problem()
+    rng = np.random.default_rng(1)
+    model = build_mlp(10, [16, 8], 3, rng=rng)
+    stopper = EarlyStopping(patience=None, monitor="val_loss")
+    checkpoint = Checkpoint(None if resume else path, resume_from=path if resume else None)
+    fit(
+        model,
+        x,
+        labels,
+        optimizer=Adam(model.flat, lr=0.01),
+        epochs=epochs,
+        batch_size=16,
+        validation_data=problem(seed=7, n_samples=40),
+        rng=rng,
+        callbacks=[stopper, *extra, checkpoint],
+    )
+    return model, stopper
+
+
+def edit_checkpoint(path, change):
+    model_file = read_model_file(path)
+    change(model_file.metadata["checkpoint"], model_file.checkpoint_arrays)
+    arrays = {**parameter_arrays(model_file.model), **model_file.checkpoint_arrays}
+    write_archive(path, model_file.metadata, arrays)
+
+
+def fresh_weights():
+    return build_mlp(10, [16, 8], 3, rng=np.random.default_rng(1)).flat.values.copy()
+
+
+def test_a_resume_refused_for_a_missing_callback_leaves_the_weights_alone(tmp_path):
+    path = tmp_path / "run.ckpt"
+    stopping_run(path, TimeBudget(1e6))
+    with pytest.raises(ValueError, match="TimeBudget, which this run has no callback for") as info:
+        stopping_run(path, resume=True)
+    assert not isinstance(info.value, ModelFileError)
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda s, a: s["callbacks"]["TimeBudget"]["state"].update(spent=-1.0), "TimeBudget"),
+        (lambda s, a: s["callbacks"]["TimeBudget"]["state"].update(spent=10**400), "TimeBudget"),
+        (lambda s, a: a["optimizer.v_sum"].__setitem__(0, -1.0), "v_sum"),
+        (lambda s, a: s["callbacks"]["EarlyStopping"]["state"].update(wait=-2), "EarlyStopping"),
+    ],
+)
+def test_a_hostile_callback_or_optimizer_state_is_refused_before_anything_changes(
+    tmp_path, change, match
+):
+    path = tmp_path / "run.ckpt"
+    stopping_run(path, TimeBudget(1e6))
+    edit_checkpoint(path, change)
+    x, labels = problem()
+    rng = np.random.default_rng(1)
+    model = build_mlp(10, [16, 8], 3, rng=rng)
+    stopper = EarlyStopping(patience=None, monitor="val_loss")
+    with pytest.raises(ModelFileError, match=match):
+        fit(
+            model,
+            x,
+            labels,
+            optimizer=Adam(model.flat, lr=0.01),
+            epochs=5,
+            batch_size=16,
+            validation_data=problem(seed=7, n_samples=40),
+            rng=rng,
+            callbacks=[stopper, TimeBudget(1e6), Checkpoint(None, resume_from=path)],
+        )
+    np.testing.assert_array_equal(model.flat.values, fresh_weights())
+    assert stopper.best_values is None and stopper.best_epoch == 0
+
+
+def test_a_checkpoint_without_the_state_of_a_configured_callback_is_refused(tmp_path):
+    path = tmp_path / "run.ckpt"
+    stopping_run(path)
+
+    def drop_early_stopping(section, arrays):
+        del section["callbacks"]["EarlyStopping"]
+        del arrays["callbacks.EarlyStopping.best_values"]
+
+    edit_checkpoint(path, drop_early_stopping)
+    with pytest.raises(ModelFileError, match="no state for EarlyStopping"):
+        stopping_run(path, resume=True)
+
+
+def test_a_schedule_that_reached_zero_can_be_resumed(tmp_path):
+    path = tmp_path / "run.ckpt"
+    train(path, epochs=3, callbacks=[LRSchedule(Cosine(0.05, epochs=3))])
+    assert read_model_file(path).metadata["checkpoint"]["optimizer"]["lr"] == 0.0
+    _, history, *_ = train(
+        path, epochs=3, resume=True, callbacks=[LRSchedule(Cosine(0.05, epochs=3))]
+    )
+    assert history.lr[-1] == 0.0

@@ -22,7 +22,7 @@ from neural_network import (
     register_model_kind,
     save_model,
 )
-from neural_network.io import model_files as serialization
+from neural_network.io import model_files
 from neural_network.io.archive import archive_bytes
 from neural_network.io.model_files import MODEL_KINDS, read_model_file
 
@@ -249,7 +249,7 @@ def test_failed_write_keeps_the_old_file_and_no_temp_file(tmp_path, rng, monkeyp
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(serialization.os, "replace", crash)
+    monkeypatch.setattr(model_files.os, "replace", crash)
     model.flat.values[0] += 1
     with pytest.raises(OSError, match="disk full"):
         model.save(path)
@@ -535,4 +535,4 @@ def test_read_model_file_exposes_the_checked_parts(saved):
     model_file = read_model_file(path)
     assert model_file.kind == "sequential"
     assert model_file.classes == [0, 1, 2, 3]
-    assert model_file.metadata["format_version"] == serialization.FORMAT_VERSION
+    assert model_file.metadata["format_version"] == model_files.FORMAT_VERSION

@@ -205,7 +205,7 @@ class Clock:
 class TenSecondEpochs(Callback):
     """Moves the clock on by ten seconds in every epoch (before the other callbacks look)."""
 
-    order = -1
+    order = -20
 
     def __init__(self, clock):
         self.clock = clock
@@ -214,12 +214,24 @@ class TenSecondEpochs(Callback):
         self.clock.now += 10.0
 
 
-def test_time_budget_plans_the_epochs_that_fit_and_the_cosine_follows(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(
-        callbacks_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter)
-    )
+class StopAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
 
+    def on_epoch_end(self, run):
+        if run.epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    clock = Clock()
+    fake_time = types.SimpleNamespace(perf_counter=clock.perf_counter)
+    monkeypatch.setattr(callbacks_module, "time", fake_time)
+    return clock
+
+
+def test_time_budget_plans_the_epochs_that_fit_and_the_cosine_follows(clock):
     budget = TimeBudget(45.0)
     _, history = train(TenSecondEpochs(clock), budget, LRSchedule(Cosine(0.02)), epochs=10)
     # After epoch k, k * 10 s are spent; half an epoch is kept for what follows training:
@@ -227,20 +239,44 @@ def test_time_budget_plans_the_epochs_that_fit_and_the_cosine_follows(monkeypatc
     assert len(history) == 4
     full, planned = Cosine(0.02, epochs=10), Cosine(0.02, epochs=4)
     assert history.lr == pytest.approx([full(0), planned(1), planned(2), planned(3)])
-    assert budget.state_dict() == {"spent": pytest.approx(40.0)}
+    assert budget.state_dict() == {"spent": pytest.approx(40.0), "planned": 4}
 
 
-def test_time_budget_counts_the_time_a_resumed_run_already_spent(monkeypatch):
-    clock = Clock()
-    monkeypatch.setattr(
-        callbacks_module, "time", types.SimpleNamespace(perf_counter=clock.perf_counter)
+def test_a_run_ended_by_its_budget_is_stopped_and_a_resume_trains_no_further(clock, tmp_path):
+    path = tmp_path / "run.ckpt"
+    _, history = train(TenSecondEpochs(clock), TimeBudget(45.0), Checkpoint(path), epochs=10)
+    assert len(history) == 4
+    _, resumed = train(
+        TenSecondEpochs(clock), TimeBudget(45.0), Checkpoint(None, resume_from=path), epochs=10
     )
+    assert len(resumed) == 4
+    assert resumed.epoch_time == history.epoch_time
 
-    budget = TimeBudget(45.0)
-    budget.load_state_dict({"spent": 20.0})
-    _, history = train(TenSecondEpochs(clock), budget, epochs=10)
-    assert len(history) == 2
-    for bad in ({}, {"spent": -1.0}, {"spent": math.nan}, {"spent": "1"}, {"spent": 1, "x": 2}):
+
+def test_an_interrupted_budgeted_run_resumes_with_its_spent_time_and_plan(clock, tmp_path):
+    def run(*callbacks):
+        schedule = LRSchedule(Cosine(0.02))
+        return train(TenSecondEpochs(clock), TimeBudget(45.0), schedule, *callbacks, epochs=10)
+
+    _, whole = run()
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(KeyboardInterrupt):
+        run(StopAt(3), Checkpoint(path))  # the checkpoint holds epoch 2: 20 s spent, plan 4
+    _, resumed = run(Checkpoint(path, resume_from=path))
+    assert len(resumed) == len(whole) == 4
+    assert resumed.lr == whole.lr
+
+
+def test_time_budget_state_is_checked():
+    for bad in (
+        {},
+        {"spent": -1.0, "planned": None},
+        {"spent": math.nan, "planned": None},
+        {"spent": "1", "planned": None},
+        {"spent": 1.0, "planned": 0},
+        {"spent": 1.0, "planned": 2.5},
+        {"spent": 1.0},
+    ):
         with pytest.raises(ValueError, match="time budget state"):
             TimeBudget(1.0).load_state_dict(bad)
     with pytest.raises(ValueError, match="seconds must be a positive number"):
@@ -299,3 +335,38 @@ def test_a_callback_without_state_refuses_one():
     with pytest.raises(ValueError, match="ProgressBar keeps no state"):
         ProgressBar().load_state_dict({"x": 1})
     assert Callback().get_config() is None and Callback().state_dict() == {}
+
+
+def test_a_reused_early_stopping_starts_afresh_on_a_new_run():
+    stopper = EarlyStopping(patience=1, monitor="val_loss")
+    # As if it had watched another run: an unbeatable loss, the weights of another model.
+    stopper.update(0.0, 1, np.zeros(3, dtype=np.float32))
+    assert stopper.update(1.0, 2) and stopper.stopped
+    model, history = train(stopper, validation=True, epochs=3, lr=1e-3)
+    assert len(history) == 3 and not stopper.stopped
+    assert stopper.best_epoch >= 1 and stopper.best_values.shape == model.flat.values.shape
+
+
+def test_every_on_train_end_runs_when_one_fails():
+    class FailingEnd(Callback):
+        order = -1
+
+        def on_train_end(self, run):
+            raise RuntimeError("end failed")
+
+    recorder = Recorder()
+    with pytest.raises(RuntimeError, match="end failed"):
+        train(FailingEnd(), recorder)
+    assert recorder.log[-1] == ("recorder", "train_end", 2)
+
+    class Boom(Callback):
+        def on_epoch_end(self, run):
+            raise KeyError("the first error")
+
+    recorder = Recorder()
+    with (
+        pytest.warns(RuntimeWarning, match="FailingEnd.on_train_end failed"),
+        pytest.raises(KeyError, match="the first error"),
+    ):
+        train(FailingEnd(), Boom(), recorder)
+    assert recorder.log[-1] == ("recorder", "train_end", 1)

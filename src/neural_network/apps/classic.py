@@ -185,10 +185,11 @@ class NeuralNetwork:
             lr_decay_every: Epochs between decays (the original project decays every 30).
             min_delta: Smallest change of the monitored value (test accuracy, or train cost
                 without a test set) that counts as an improvement for early stopping.
-            log_every: Print the log line every this many epochs (and after the last one).
+            log_every: Print the log line every this many epochs (and after the first and the
+                last).
             verbose: Show the progress bar and the log lines.
             checkpoint_path: Write a training checkpoint here every ``checkpoint_every``
-                epochs and after the last one (see ``neural_network.fit``).
+                epochs and after the last one (see ``neural_network.Checkpoint``).
             checkpoint_every: Epochs between checkpoints.
             resume_from: Continue the run that wrote this checkpoint. Build the network as
                 before (same data and seed) and call ``fit`` with the same arguments; the

@@ -12,7 +12,7 @@ One page and one JSON endpoint, served by the standard library's ``ThreadingHTTP
 
 Every failure is a JSON ``{"error": "..."}`` with a 4xx status (5xx only for a bug), and the
 server keeps answering. Inference runs in Python, with the library's own model. This module
-prints nothing; request lines go to the ``neural_network.server`` logger.
+prints nothing; request lines go to the ``neural_network.apps.server`` logger.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def prepare_drawing(pixels: np.ndarray) -> np.ndarray:
     """Make a drawing MNIST-like: the ``(784,)`` uint8 field the network is given.
 
     The drawing is bright ink on black already, so a black ring is added around it before
-    :func:`neural_network.images.prepare_digit`, which then never mistakes a drawing that
+    :func:`neural_network.data.images.prepare_digit`, which then never mistakes a drawing that
     runs along the edges for dark ink on white paper.
 
     Args:

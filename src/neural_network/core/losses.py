@@ -90,12 +90,20 @@ def l2_penalty(flat: FlatParameters, l2: float) -> float:
     return 0.5 * l2 * float(np.dot(weights, weights))
 
 
-def add_l2_grad(flat: FlatParameters, l2: float) -> None:
+def add_l2_grad(flat: FlatParameters, l2: float, *, scratch: np.ndarray | None = None) -> None:
     """Add the penalty's gradient ``l2 * W`` to the weights' gradients, in place.
 
     This is the classic coupled L2 (the penalty goes through Adam's scaling), not AdamW's
     decoupled weight decay.
+
+    Args:
+        flat: The model's parameters.
+        l2: The coefficient.
+        scratch: A buffer of at least ``flat.n_decay`` elements to compute ``l2 * W`` in,
+            instead of a new array.
     """
     if l2 != 0:
-        grads = flat.decayed_grads
-        grads += flat.dtype.type(l2) * flat.decayed_values
+        product = None if scratch is None else scratch[: flat.n_decay]
+        product = np.multiply(flat.decayed_values, flat.dtype.type(l2), out=product)
+        grads = flat.decayed_grads  # a view: adding in place updates the flat buffer
+        grads += product

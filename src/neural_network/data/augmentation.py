@@ -319,9 +319,10 @@ def _sample_bilinear(images: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> 
 class RandomDistortion:
     """Deforms every batch anew: a random affine map and an elastic field per image.
 
-    Use it as ``fit(..., augment=RandomDistortion())``: it takes a batch of flattened images
-    ``(n, height * width)`` with values in ``[0, 1]`` and the training generator, and returns
-    the distorted batch (a new array of the same shape and dtype, values in ``[0, 1]``).
+    Use it as ``fit(..., callbacks=[Augment(RandomDistortion())])``: it takes a batch of
+    flattened images ``(n, height * width)`` with values in ``[0, 1]`` and the training
+    generator, and returns the distorted batch (a new array of the same shape and dtype,
+    values in ``[0, 1]``).
     All randomness comes from the generator it is called with, so a seeded run repeats.
 
     The elastic fields have the covariance of Simard's (see :func:`elastic_field_basis`).

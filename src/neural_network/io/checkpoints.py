@@ -17,7 +17,8 @@ returns: this module knows no callback's attributes. ``settings`` is what a resu
 must share with the one that wrote the file (:func:`run_settings`).
 
 Checkpoints of version 1 kept early stopping in a section of its own and ``l2`` and
-``clip_norm`` beside the optimiser; they are read as the equivalent version 2.
+``clip_norm`` beside the optimiser; they are read as the equivalent version 2
+(:mod:`neural_network.io.checkpoint_v1`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from ..train.history import History
 from ..train.run import TrainingRun
 from .archive import ModelFileError, dumps, refusing, write_archive
 from .atomic import remove_stale_temp_files
+from .checkpoint_v1 import upgrade_version_1
 from .model_files import (
     ModelFile,
     model_metadata,
@@ -54,8 +56,9 @@ _NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWX
 class Checkpoint(Callback):
     """Write a checkpoint every ``every`` epochs, and after the last one; resume from one.
 
-    It runs after every other callback (``order`` 100), so the file holds their state after
-    the epoch. Writes are atomic: the path holds the old checkpoint or the new one.
+    It runs after the other callbacks (``order`` 100; give your own callbacks an order below
+    that), so the file holds their state after the epoch, and knows when one of them ended
+    the run. Writes are atomic: the path holds the old checkpoint or the new one.
 
     Args:
         path: The file to write (exactly this path), or ``None`` only to resume.
@@ -244,50 +247,9 @@ def read_checkpoint(path: PathLike) -> tuple[ModelFile, dict, dict[str, np.ndarr
     with refusing(path):
         arrays = dict(model_file.checkpoint_arrays)
         if model_file.metadata["format_version"] == 1:
-            section, arrays = _upgrade_version_1(section, arrays)
+            section, arrays = upgrade_version_1(section, arrays)
         _check_section(section, arrays, model_file)
     return model_file, section, arrays
-
-
-def _upgrade_version_1(section: Any, arrays: dict[str, np.ndarray]) -> tuple[dict, dict]:
-    """A version 1 checkpoint section and its arrays, as version 2 writes them."""
-    stopping, settings = section["early_stopping"], section["settings"]
-    if not (stopping is None or isinstance(stopping, dict)) or not isinstance(settings, dict):
-        raise ModelFileError("checkpoint early_stopping and settings must be objects")
-    callbacks, stopped = {}, False
-    if stopping is not None:
-        state = {key: value for key, value in stopping.items() if key != "best_values"}
-        kept = stopping.get("best_values") is True
-        if kept:
-            arrays["callbacks.EarlyStopping.best_values"] = arrays.pop(
-                "early_stopping.best_values", None
-            )
-        else:
-            state["best_values"] = None
-        callbacks["EarlyStopping"] = {"state": state, "arrays": ["best_values"] if kept else []}
-        stopped = stopping.get("stopped") is True
-    settings = dict(settings)
-    configs = {}
-    if settings.get("schedule") is not None:
-        configs["LRSchedule"] = {"schedule": settings["schedule"]}
-    if settings.get("early_stopping") is not None:
-        configs["EarlyStopping"] = settings["early_stopping"]
-    optimizer = settings.get("optimizer")
-    if isinstance(optimizer, dict):
-        optimizer = {**optimizer, "l2": settings.get("l2"), "clip_norm": settings.get("clip_norm")}
-    upgraded_settings = {
-        "optimizer": optimizer,
-        "batch_size": settings.get("batch_size"),
-        "data": settings.get("data"),
-        "validation_data": settings.get("validation_data"),
-        "callbacks": configs,
-    }
-    upgraded = {key: section[key] for key in ("epoch", "history", "optimizer", "generators")} | {
-        "stopped": stopped,
-        "callbacks": callbacks,
-        "settings": upgraded_settings,
-    }
-    return upgraded, {key: value for key, value in arrays.items() if value is not None}
 
 
 def _check_section(section: Any, arrays: dict[str, np.ndarray], model_file: ModelFile) -> None:
@@ -336,33 +298,38 @@ def resume_checkpoint(path: PathLike, run: TrainingRun, *, settings: dict | None
     """Restore a checkpoint into ``run``: weights, optimiser state and learning rate, every
     callback's state, the History, and the state of every distinct random generator, so
     that training continues exactly as the run that wrote it would have. Stale temporary
-    files of ``path`` are removed. The file and its fit to the run are checked before the
-    model, optimiser or generators change.
+    files of ``path`` are removed. Everything is checked before the model, the optimiser or
+    the generators change, and a callback that refuses its state leaves the others as they
+    were.
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
         ModelFileError: if the file is not a valid checkpoint.
-        ValueError: if it was written for another architecture or other settings.
+        ValueError: if it was written for another architecture, other settings or other
+            callbacks.
     """
     remove_stale_temp_files(path)
     model_file, section, arrays = read_checkpoint(path)
     settings = run_settings(run) if settings is None else settings
     _check_compatible(path, model_file, section, run, settings)
     keyed = _keyed(run.callbacks)
+    _check_callbacks(path, section, keyed)
     with refusing(path):
-        history = History.from_dict(section["history"])
+        try:
+            history = History.from_dict(section["history"])
+        except ValueError as error:
+            raise ModelFileError(str(error)) from None
         if len(history) != section["epoch"]:
             raise ModelFileError(
                 f"history holds {len(history)} epochs but the checkpoint says {section['epoch']}"
             )
         optimizer_state, lr = _optimizer_state(section["optimizer"], arrays, run.optimizer)
         states = _generator_states(section["generators"], run)
-        for key, entry in section["callbacks"].items():
-            if key not in keyed:
-                raise ValueError(f"the checkpoint holds the state of {key}, which this run lacks")
-            names = entry["arrays"]
-            state = {**entry["state"], **{n: arrays[f"callbacks.{key}.{n}"] for n in names}}
-            keyed[key].load_state_dict(state)
+    callback_states = {
+        key: {**entry["state"], **{n: arrays[f"callbacks.{key}.{n}"] for n in entry["arrays"]}}
+        for key, entry in section["callbacks"].items()
+    }
+    _load_callback_states(path, keyed, callback_states)
     run.model.flat.values[...] = model_file.model.flat.values
     run.optimizer.load_state_dict(optimizer_state)
     run.optimizer.lr = lr
@@ -371,6 +338,40 @@ def resume_checkpoint(path: PathLike, run: TrainingRun, *, settings: dict | None
     for key, values in history.to_dict().items():
         getattr(run.history, key)[:] = values
     run.stop_training = section["stopped"]
+
+
+def _check_callbacks(path: PathLike, section: dict, keyed: dict[str, Callback]) -> None:
+    """Saved states only for callbacks this run has, and one for each callback whose settings
+    the run shares with the saved one (its settings match) and that keeps state."""
+    name = os.fspath(path)
+    unknown = sorted(set(section["callbacks"]) - set(keyed))
+    if unknown:
+        raise ValueError(
+            f"{name} holds the state of {', '.join(unknown)}, which this run has no callback "
+            "for; resume with the callbacks of the run that wrote it"
+        )
+    configured = section["settings"].get("callbacks", {})
+    for key, callback in keyed.items():
+        if key in configured and callback.state_dict() and key not in section["callbacks"]:
+            raise ModelFileError(f"{name}: the checkpoint has no state for {key}")
+
+
+def _load_callback_states(
+    path: PathLike, keyed: dict[str, Callback], states: dict[str, dict]
+) -> None:
+    """Hand each callback its state; if one refuses, put back the ones already loaded."""
+    before = {key: keyed[key].state_dict() for key in states}
+    loaded: list[str] = []
+    for key, state in states.items():
+        try:
+            keyed[key].load_state_dict(state)
+        except ValueError as error:
+            for done in loaded:
+                keyed[done].load_state_dict(before[done])
+            raise ModelFileError(
+                f"{os.fspath(path)}: the saved state of {key} does not fit it ({error})"
+            ) from None
+        loaded.append(key)
 
 
 def _check_compatible(
@@ -427,9 +428,9 @@ def _optimizer_state(
         raise ModelFileError(
             f"checkpoint optimizer is {section['type']!r}, not {type(optimizer).__name__!r}"
         )
-    lr = section["lr"]
-    if not (is_finite_number(lr) and lr > 0):
-        raise ModelFileError(f"checkpoint lr must be a positive finite number; got {lr!r}")
+    lr = section["lr"]  # a schedule may have reached 0
+    if not (is_finite_number(lr) and lr >= 0):
+        raise ModelFileError(f"checkpoint lr must be a non-negative finite number; got {lr!r}")
     current = optimizer.state_dict()
     scalars = section["scalars"]
     expected = {key for key, value in current.items() if np.ndim(value) == 0}
@@ -448,6 +449,10 @@ def _optimizer_state(
         raise ModelFileError(f"checkpoint optimizer arrays must be {sorted(names)}")
     for key in names:
         state[key] = arrays[f"optimizer.{key}"]
+    try:
+        optimizer.check_state_dict(state)
+    except ValueError as error:
+        raise ModelFileError(f"checkpoint optimizer state: {error}") from None
     return state, float(lr)
 
 

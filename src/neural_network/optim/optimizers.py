@@ -14,9 +14,9 @@ parameter by parameter, and a test holds the two equal to 1e-10 over 50 steps)::
 
 Here the same arithmetic runs over two vectors that hold every parameter and every gradient
 of the model (its :class:`~neural_network.core.parameters.FlatParameters`), so a step is a
-handful of NumPy operations for the whole network instead of a Python loop over tensors. It
-takes two passes: the first adds L2 and measures the gradient norm, the second scales the
-gradients and updates the weights; Adam folds its constants into two scalars per step (see
+handful of whole-vector NumPy operations for the whole network instead of a Python loop
+over tensors: :meth:`Optimizer.step` is ``add_l2_grad``, ``clip_by_global_norm`` and the
+update rule, in that order. Adam folds its constants into two scalars per step (see
 :class:`Adam`), and :mod:`neural_network.optim.denormals` keeps float32 values out of the
 slow denormal range.
 """
@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from ..checks import check_optional_real, check_real
+from ..core.losses import add_l2_grad, l2_penalty
 from ..core.parameters import FlatParameters, Parameter, flat_parameters_of
 from . import denormals
 
@@ -76,25 +77,15 @@ class Optimizer:
             ``(penalty, grad_norm)``: the L2 penalty ``0.5 * l2 * sum(W**2)`` of the weights
             before the step, and the global gradient norm (L2 included) before clipping.
         """
-        flat, tmp = self.flat, self._scratch
-        weights, weight_grads = flat.decayed_values, flat.decayed_grads
-        penalty = 0.0
-        if self.l2:
-            penalty = 0.5 * self.l2 * float(np.dot(weights, weights))
-            np.multiply(weights, flat.dtype.type(self.l2), out=tmp[: flat.n_decay])
-            weight_grads += tmp[: flat.n_decay]
-        # The weights' and the biases' parts of the norm, each reduced on its own.
-        bias_grads = flat.grads[flat.n_decay :]
-        grad_norm = math.sqrt(
-            float(np.dot(weight_grads, weight_grads)) + float(np.dot(bias_grads, bias_grads))
-        )
+        flat = self.flat
+        penalty = l2_penalty(flat, self.l2)
+        add_l2_grad(flat, self.l2, scratch=self._scratch)
+        grad_norm = clip_by_global_norm(flat, self.clip_norm)
         if not math.isfinite(grad_norm):
             return penalty, grad_norm
-        if self.clip_norm is not None and grad_norm > self.clip_norm:
-            flat.grads *= flat.dtype.type(self.clip_norm / grad_norm)
         self.iterations += 1
         self._prepare_step()
-        self._update(tmp, flush=self.iterations % denormals.FLUSH_EVERY == 0)
+        self._update(self._scratch, flush=self.iterations % denormals.FLUSH_EVERY == 0)
         return penalty, grad_norm
 
     def _prepare_step(self) -> None:
@@ -108,7 +99,19 @@ class Optimizer:
         """The optimiser's state as arrays (for checkpoints)."""
         return {"iterations": np.array(self.iterations, dtype=np.int64)}
 
+    def check_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Raise ``ValueError`` unless ``state`` is one this optimiser could have reached."""
+        current = self.state_dict()
+        if set(state) != set(current):
+            raise ValueError(f"expected the keys {sorted(current)}; got {sorted(state)}")
+        for key, value in current.items():
+            if np.shape(state[key]) != np.shape(value):
+                raise ValueError(f"{key} has shape {np.shape(state[key])}, not {np.shape(value)}")
+        if int(state["iterations"]) < 0:
+            raise ValueError(f"iterations must be >= 0; got {int(state['iterations'])}")
+
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.check_state_dict(state)
         self.iterations = int(state["iterations"])
 
     def get_config(self) -> dict:
@@ -253,6 +256,11 @@ class Adam(Optimizer):
     def state_dict(self) -> dict[str, np.ndarray]:
         return {**super().state_dict(), "m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy()}
 
+    def check_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        super().check_state_dict(state)
+        if np.any(state["v_sum"] < 0):
+            raise ValueError("v_sum, a sum of squares, holds negative values")
+
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         super().load_state_dict(state)
         self.m_sum[...] = state["m_sum"]
@@ -292,10 +300,15 @@ def clip_by_global_norm(params: list[Parameter] | FlatParameters, clip_norm: flo
         clip_norm: The bound; ``None`` only measures.
 
     Returns:
-        The global norm before clipping (``nan``/``inf`` if a gradient is not finite).
+        The global norm before clipping (``nan``/``inf`` if a gradient is not finite, and
+        then nothing is scaled).
     """
-    grads = flat_parameters_of(params).grads
-    norm = math.sqrt(float(np.dot(grads, grads)))
-    if clip_norm is not None and norm > clip_norm:
-        grads *= grads.dtype.type(clip_norm / norm)
+    flat = flat_parameters_of(params)
+    weight_grads, bias_grads = flat.decayed_grads, flat.grads[flat.n_decay :]
+    # The weights' and the biases' parts, each reduced on its own, then summed in float64.
+    norm = math.sqrt(
+        float(np.dot(weight_grads, weight_grads)) + float(np.dot(bias_grads, bias_grads))
+    )
+    if clip_norm is not None and math.isfinite(norm) and norm > clip_norm:
+        flat.grads *= flat.dtype.type(clip_norm / norm)
     return norm

@@ -1,8 +1,9 @@
 """Learning-rate schedules: small frozen dataclasses, each a pure function ``epoch -> lr``.
 
-``epoch`` counts from 0. They carry their own configuration, so a checkpoint or a config
-file can rebuild them from :func:`get_config` through ``SCHEDULES``. A training run applies
-one through the :class:`~neural_network.train.callbacks.LRSchedule` callback.
+``epoch`` counts from 0. Each carries its configuration (``get_config()``, which a
+checkpoint compares to resume only the same run, and :func:`schedule_from_config` rebuilds
+through ``SCHEDULES``). A training run applies one through the
+:class:`~neural_network.train.callbacks.LRSchedule` callback.
 """
 
 from __future__ import annotations

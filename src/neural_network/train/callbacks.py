@@ -86,7 +86,8 @@ class EarlyStopping(Callback):
     accuracies; NaN never improves). Training stops at the end of the ``patience``-th
     consecutive epoch without improvement; when it ends, however it ends, ``restore_best``
     copies the best epoch's weights back. ``best_epoch`` is the one place the library
-    decides which epoch was best.
+    decides which epoch was best. A run that starts afresh starts its count afresh; one that
+    continues a History or a checkpoint continues it.
 
     Args:
         patience: Epochs without improvement to tolerate (>= 1), or ``None`` never to stop
@@ -115,6 +116,10 @@ class EarlyStopping(Callback):
         self.monitor = monitor
         self.restore_best = bool(restore_best)
         self.mode = "max" if monitor.endswith("accuracy") else "min"
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every epoch seen: a new run starts."""
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = 0
         self.wait = 0
@@ -156,6 +161,10 @@ class EarlyStopping(Callback):
     def on_train_begin(self, run: TrainingRun) -> None:
         if self.monitor.startswith("val_") and run.validation_data is None:
             raise ValueError(f"early stopping monitors {self.monitor!r} but no validation_data")
+        if not len(run.history):  # a new run (a checkpoint, if resumed, loads the state next)
+            self.reset()
+        elif self.best_values is not None and self.best_values.shape != run.model.flat.values.shape:
+            raise ValueError("this EarlyStopping kept the weights of another model")
 
     def on_epoch_end(self, run: TrainingRun) -> bool:
         value = getattr(run.history, self.monitor)[-1]
@@ -274,8 +283,10 @@ class TimeBudget(Callback):
     of an epoch so far (validation included), keeping half an epoch for what follows
     training (a test evaluation, a save); it never plans more than ``fit``'s epochs. The
     plan becomes ``run.epochs``, over which a ``Cosine`` schedule without ``epochs`` is
-    stretched. A run ended by its budget does not repeat bit for bit, as it depends on
-    timings. A resumed run's budget counts the time the interrupted run already spent.
+    stretched (this callback runs first, ``order`` -10, so the schedule sees the plan). A run
+    ended by its budget counts as stopped: resuming its checkpoint trains no further. A run
+    interrupted before its budget was spent resumes with the time already spent and the
+    plan it had. Such runs do not repeat bit for bit, as they depend on timings.
 
     Args:
         seconds: The budget.
@@ -283,13 +294,18 @@ class TimeBudget(Callback):
             start of training. Pass an earlier one to count, say, loading the data.
     """
 
+    order = -10
+
     def __init__(self, seconds: float, *, started: float | None = None):
         self.seconds = check_real("seconds", seconds, "(0, inf)")
         self.started = started
         self.spent_before = 0.0
+        self.planned: int | None = None
         self._clock_start: float | None = None
 
     def on_train_begin(self, run: TrainingRun) -> None:
+        if not len(run.history):  # a new run (a checkpoint, if resumed, loads the state next)
+            self.spent_before, self.planned = 0.0, None
         self._clock_start = time.perf_counter() if self.started is None else self.started
         self._first_epoch: int | None = None
 
@@ -297,26 +313,38 @@ class TimeBudget(Callback):
         if self._first_epoch is None:  # here, after a checkpoint may have been restored
             self._first_epoch, self._loop_start = run.epoch, time.perf_counter()
             self._max_epochs = run.epochs
+            if self.planned is not None:
+                run.epochs = min(run.epochs, self.planned)
 
     def _spent(self) -> float:
         if self._clock_start is None:
             return self.spent_before
         return self.spent_before + time.perf_counter() - self._clock_start
 
-    def on_epoch_end(self, run: TrainingRun) -> None:
+    def on_epoch_end(self, run: TrainingRun) -> bool:
         epochs_timed = run.epoch - self._first_epoch + 1
         per_epoch = max((time.perf_counter() - self._loop_start) / epochs_timed, 1e-9)
         left = self.seconds - self._spent() - per_epoch / 2
-        run.epochs = min(self._max_epochs, run.epoch + max(0, math.floor(left / per_epoch)))
+        self.planned = min(self._max_epochs, run.epoch + max(0, math.floor(left / per_epoch)))
+        run.epochs = self.planned
+        return self.planned < self._max_epochs and self.planned <= run.epoch
 
     def state_dict(self) -> dict[str, Any]:
-        return {"spent": self._spent()}
+        return {"spent": self._spent(), "planned": self.planned}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        spent = state.get("spent") if set(state) == {"spent"} else None
-        if not (is_finite_number(spent) and spent >= 0):
-            raise ValueError(f"time budget state must be {{'spent': seconds}}; got {state!r}")
-        self.spent_before = float(spent)
+        spent, planned = state.get("spent"), state.get("planned")
+        valid = (
+            set(state) == {"spent", "planned"}
+            and is_finite_number(spent)
+            and spent >= 0
+            and (planned is None or (type(planned) is int and planned >= 1))
+        )
+        if not valid:
+            raise ValueError(
+                f"time budget state must be {{'spent': seconds, 'planned': epochs}}; got {state!r}"
+            )
+        self.spent_before, self.planned = float(spent), planned
 
 
 class ProgressBar(Callback):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -169,10 +170,30 @@ def fit(
         for callback in run.callbacks:
             callback.on_train_begin(run)
         _train(run)
-    finally:
-        for callback in run.callbacks:
-            callback.on_train_end(run)
+    except BaseException:
+        _end_training(run, failing=True)
+        raise
+    _end_training(run, failing=False)
     return run.history
+
+
+def _end_training(run: TrainingRun, *, failing: bool) -> None:
+    """Every callback's ``on_train_end``, each whatever the others do. While an error is on its
+    way out, theirs become warnings; otherwise the first one is raised after all have run."""
+    errors = []
+    for callback in run.callbacks:
+        try:
+            callback.on_train_end(run)
+        except Exception as error:
+            if failing:
+                warnings.warn(
+                    f"{type(callback).__name__}.on_train_end failed: {error!r}",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            errors.append(error)
+    if errors and not failing:
+        raise errors[0]
 
 
 def _overriding(callbacks: Sequence[Callback], hook: str) -> list[Callback]:

@@ -1,6 +1,7 @@
 """The ``neural-network`` command: ``train``, ``evaluate``, ``predict`` and ``serve``.
 
-One module per subcommand. This package is the only part of the library that prints. Names
+One module per subcommand. Apart from training's progress bar and log lines, this package
+is the only part of the library that prints. Names
 given on the command line or in a config file (activations, datasets) are looked up in one
 dict each, ``ACTIVATIONS`` and ``DATASETS``. Every failure ends as one line on stderr,
 ``neural-network: error: ...``, with exit code 2 for a usage error (an unknown option, a bad

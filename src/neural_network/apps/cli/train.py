@@ -220,7 +220,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_preset(args: argparse.Namespace) -> int:
-    """``neural-network train --preset NAME``: :func:`~neural_network.presets.train_preset`
+    """``neural-network train --preset NAME``: :func:`~neural_network.apps.presets.train_preset`
     into a run folder (``model.npz``, ``metrics.json``, ``history.json``)."""
     explicit = _explicit_settings(args)
     others = sorted(OPTIONS_BY_NAME[name].flag for name in explicit if name != "seed")

@@ -1,3 +1,5 @@
+"""IDX files (the parser, fuzzed) and the MNIST-family loaders: pins, folders, the bundled copy."""
+
 import dataclasses
 import gzip
 import hashlib
@@ -11,8 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from neural_network.data import mnist as datasets
-from neural_network.data import sources
+from neural_network.data import mnist, sources
 from neural_network.data.idx import IDXFormatError, parse_idx, read_idx
 from neural_network.data.mnist import load_fashion_mnist, load_kmnist, load_mnist
 from neural_network.data.sources import ChecksumError, verify_sha256
@@ -35,8 +36,8 @@ LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist, "kmnist": l
 def offline(tmp_path_factory, monkeypatch):
     """No test here may download: an empty cache of its own and no mirrors."""
     monkeypatch.setenv("NEURAL_NETWORK_DATA", str(tmp_path_factory.mktemp("cache")))
-    for key in datasets.MIRRORS:
-        monkeypatch.setitem(datasets.MIRRORS, key, ())
+    for key in mnist.MIRRORS:
+        monkeypatch.setitem(mnist.MIRRORS, key, ())
 
 
 def make_idx(array: np.ndarray) -> bytes:
@@ -247,7 +248,7 @@ def test_mutated_real_files_are_refused_by_the_loaders_checks(edits, compressed)
     """Any change to a real file is an IDXFormatError (mostly a ChecksumError), never a crash."""
     original = REAL_LABELS_GZ if compressed else REAL_LABELS
     content = mutate(original, edits)
-    pinned = datasets._DATASETS["mnist"].files[3]
+    pinned = mnist._DATASETS["mnist"].files[3]
     try:
         labels = sources.decode_verified(content, pinned, "t10k-labels-idx1-ubyte")
     except IDXFormatError:
@@ -274,12 +275,12 @@ def test_verify_sha256():
 
 
 @pytest.fixture(scope="module")
-def mnist():
+def mnist_data():
     return load_mnist()
 
 
-def test_load_mnist_shapes_dtypes_and_counts(mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
+def test_load_mnist_shapes_dtypes_and_counts(mnist_data):
+    (x_train, y_train), (x_test, y_test) = mnist_data
     assert x_train.shape == (60_000, 784)
     assert x_test.shape == (10_000, 784)
     assert y_train.shape == (60_000,)
@@ -293,8 +294,8 @@ def test_load_mnist_shapes_dtypes_and_counts(mnist):
         assert y.max() == 9
 
 
-def test_load_mnist_contents_are_canonical(mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
+def test_load_mnist_contents_are_canonical(mnist_data):
+    (x_train, y_train), (x_test, y_test) = mnist_data
     np.testing.assert_array_equal(y_train[:10], [5, 0, 4, 1, 9, 2, 1, 3, 1, 4])
     np.testing.assert_array_equal(y_test[:10], [7, 2, 1, 0, 4, 1, 4, 9, 5, 9])
     np.testing.assert_array_equal(
@@ -308,13 +309,13 @@ def test_load_mnist_contents_are_canonical(mnist):
     assert 0 < x_train.mean() < 255
 
 
-def test_load_mnist_returns_arrays_the_caller_may_modify(mnist):
+def test_load_mnist_returns_arrays_the_caller_may_modify(mnist_data):
     (x_train, y_train), (x_test, y_test) = load_mnist()
     for array in (x_train, y_train, x_test, y_test):
         assert array.flags.writeable
         array[...] = 0
     (x_train, y_train), (x_test, y_test) = load_mnist()
-    originals = (array for split in mnist for array in split)
+    originals = (array for split in mnist_data for array in split)
     for fresh, original in zip((x_train, y_train, x_test, y_test), originals, strict=True):
         np.testing.assert_array_equal(fresh, original)
     assert y_train.max() == 9
@@ -346,7 +347,7 @@ def pin(monkeypatch, key: str, contents: dict[str, bytes], *, gz: bool = False) 
 
     With ``gz``, pin the digest of ``gzip.compress(data, mtime=0)`` instead, as for KMNIST.
     """
-    spec = datasets._DATASETS[key]
+    spec = mnist._DATASETS[key]
     files = []
     for pinned in spec.files:
         data = contents[pinned.name]
@@ -364,7 +365,7 @@ def pin(monkeypatch, key: str, contents: dict[str, bytes], *, gz: bool = False) 
         else:
             files.append(dataclasses.replace(pinned, size=len(data), sha256=sha256_hex(data)))
     monkeypatch.setitem(
-        datasets._DATASETS, key, dataclasses.replace(spec, files=tuple(files), system_dirs=())
+        mnist._DATASETS, key, dataclasses.replace(spec, files=tuple(files), system_dirs=())
     )
 
 
@@ -431,7 +432,7 @@ def test_load_mnist_refuses_one_changed_byte_in_a_real_copy(tmp_path):
     data[100] = (data[100] + 1) % 10
     (tmp_path / f"{name}.gz").unlink()
     (tmp_path / name).write_bytes(bytes(data))
-    expected = datasets._DATASETS["mnist"].files[3]
+    expected = mnist._DATASETS["mnist"].files[3]
     assert expected.name == name
     with pytest.raises(ChecksumError, match=rf"{name}': expected {expected.sha256}"):
         load_mnist(data_dir=tmp_path)
@@ -481,7 +482,7 @@ def test_every_loader_refuses_labels_outside_its_classes(tmp_path, monkeypatch, 
         (tmp_path / name).unlink(missing_ok=True)
         (tmp_path / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
     pin(monkeypatch, key, contents, gz=key == "kmnist")
-    title = datasets._DATASETS[key].title
+    title = mnist._DATASETS[key].title
     message = f"t10k-labels-idx1-ubyte: {title} labels must be in 0..9, found {bad_label}"
     with pytest.raises(IDXFormatError, match=message):
         LOADERS[key](data_dir=tmp_path)
@@ -506,21 +507,21 @@ def test_kmnist_refuses_files_other_than_the_published_gz(tmp_path, monkeypatch)
 @pytest.mark.parametrize("key", list(LOADERS))
 def test_loaders_without_files_or_download_name_the_places_to_put_them(monkeypatch, key):
     """As on a machine without the bundled MNIST or Debian's Fashion-MNIST."""
-    monkeypatch.setattr(datasets, "_load_bundled_mnist", lambda: None)
-    spec = datasets._DATASETS[key]
-    monkeypatch.setitem(datasets._DATASETS, key, dataclasses.replace(spec, system_dirs=()))
+    monkeypatch.setattr(mnist, "_load_bundled_mnist", lambda: None)
+    spec = mnist._DATASETS[key]
+    monkeypatch.setitem(mnist._DATASETS, key, dataclasses.replace(spec, system_dirs=()))
     cache = sources.get_cache_dir() / key
     with pytest.raises(FileNotFoundError, match="download=False") as info:
         LOADERS[key](download=False)
     message = str(info.value)
     assert str(cache) in message
-    assert f"{datasets._DATASETS[key].loader}(data_dir=...)" in message
+    assert f"{mnist._DATASETS[key].loader}(data_dir=...)" in message
     assert "t10k-labels-idx1-ubyte.gz" in message
 
 
 def test_the_pinned_tables_are_complete():
-    assert set(datasets._DATASETS) == set(datasets.MIRRORS) == set(LOADERS)
-    for spec in datasets._DATASETS.values():
+    assert set(mnist._DATASETS) == set(mnist.MIRRORS) == set(LOADERS)
+    for spec in mnist._DATASETS.values():
         assert [pinned.name for pinned in spec.files] == [
             "train-images-idx3-ubyte",
             "train-labels-idx1-ubyte",
@@ -533,7 +534,7 @@ def test_the_pinned_tables_are_complete():
 
 @pytest.fixture(scope="module")
 def debian_fashion_mnist():
-    if not all((DEBIAN_FASHION_MNIST / f"{name}.gz").is_file() for name in datasets._FILE_NAMES):
+    if not all((DEBIAN_FASHION_MNIST / f"{name}.gz").is_file() for name in mnist._FILE_NAMES):
         pytest.skip("Debian's dataset-fashion-mnist is not installed")
     return load_fashion_mnist(download=False, mirrors=[])
 
@@ -555,10 +556,10 @@ def test_load_fashion_mnist_prefers_data_dir_to_the_debian_package(
     debian_fashion_mnist, tmp_path, monkeypatch
 ):
     contents = write_fake_mnist(tmp_path)
-    spec = datasets._DATASETS["fashion_mnist"]
+    spec = mnist._DATASETS["fashion_mnist"]
     pin(monkeypatch, "fashion_mnist", contents)
     (x_train, _), _ = load_fashion_mnist(data_dir=tmp_path)
     assert x_train.shape == (3, 784)
-    monkeypatch.setitem(datasets._DATASETS, "fashion_mnist", spec)
+    monkeypatch.setitem(mnist._DATASETS, "fashion_mnist", spec)
     with pytest.raises(IDXFormatError, match=r"train-images-idx3-ubyte\.gz: the decompressed file"):
         load_fashion_mnist(data_dir=tmp_path)
