@@ -148,6 +148,7 @@ def fit(
     batch_size = check_positive_int("batch_size", batch_size)
     if optimizer.flat is not model.flat:
         raise ValueError("optimizer was not built on this model's parameters")
+    callbacks = list(callbacks)
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise TypeError(f"callbacks must be Callback instances; got {type(callback).__name__}")
