@@ -30,9 +30,8 @@ def check_non_negative_int(name: str, value: Any) -> int:
 
 
 def _check_int(name: str, value: Any, minimum: int, description: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{_must(name)} be {description}; got {value!r}")
-    if value < minimum:
+    is_integer = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+    if not is_integer or value < minimum:
         raise ValueError(f"{_must(name)} be {description}; got {value!r}")
     return int(value)
 

@@ -27,7 +27,7 @@ from ..core.model import Sequential, build_mlp
 from ..data.preprocessing import MinMaxScaler, one_hot
 from ..io.archive import ModelFileError
 from ..io.checkpoints import Checkpoint
-from ..io.model_files import ModelFile, save_model
+from ..io.model_files import ModelFile, read_history, save_model
 from ..optim.optimizers import Adam
 from ..optim.schedules import StepDecay
 from ..train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
@@ -292,10 +292,7 @@ class NeuralNetwork:
         network.x = network.labels = network.x_test = network.labels_test = None
         network.rng = np.random.default_rng(config["seed"])
         network.model = model
-        try:
-            network.history = History.from_dict(config["history"])
-        except ValueError as error:
-            raise ModelFileError(str(error)) from None
+        network.history = read_history(config["history"])
         network.best_epoch = None
         return network
 

@@ -16,8 +16,7 @@ import numpy as np
 from ..core.model import Sequential, build_mlp
 from ..data.preprocessing import MinMaxScaler
 from ..io.archive import ModelFileError
-from ..io.model_files import ModelFile, save_model
-from ..train.history import History
+from ..io.model_files import ModelFile, read_history, save_model
 from . import SCALER_ARRAYS
 
 if TYPE_CHECKING:
@@ -67,9 +66,9 @@ def save_classifier(estimator: MLPClassifier, path: str | os.PathLike) -> None:
     )
 
 
-def restore_classifier(cls: type[MLPClassifier], model_file: ModelFile) -> Any:
+def restore_classifier(cls: type[MLPClassifier], model_file: ModelFile) -> tuple[Any, dict]:
     """A fitted ``cls`` from a checked model file of kind ``"mlp_classifier"``, without its
-    optimiser and generator (the caller adds them).
+    optimiser and generator (the caller adds them), and its checked settings.
 
     Raises:
         ModelFileError: for settings that are invalid or do not describe the network.
@@ -122,10 +121,7 @@ def restore_classifier(cls: type[MLPClassifier], model_file: ModelFile) -> Any:
             zip(("min", "scale"), (model_file.arrays[k] for k in SCALER_ARRAYS), strict=True)
         )
         estimator.scaler_ = MinMaxScaler.from_state(state, dtype=np.float32)
-    try:
-        estimator.history_ = History.from_dict(config["history"])
-    except ValueError as error:
-        raise ModelFileError(str(error)) from None
+    estimator.history_ = read_history(config["history"])
     estimator.n_iter_ = len(estimator.history_)
     estimator.loss_curve_ = list(estimator.history_.train_loss)
     estimator.val_loss_curve_ = list(estimator.history_.val_loss)
@@ -138,7 +134,7 @@ def restore_classifier(cls: type[MLPClassifier], model_file: ModelFile) -> Any:
     ):
         raise ModelFileError(f"best_validation_score {best_score!r} is not an accuracy")
     estimator.best_epoch_, estimator.best_validation_score_ = best_epoch, best_score
-    return estimator
+    return estimator, settings
 
 
 def _json_param(value):

@@ -322,8 +322,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         Raises:
             ModelFileError: for settings that are invalid or do not describe the network.
         """
-        estimator = restore_classifier(cls, model_file)
-        settings = estimator._check_params()
+        estimator, settings = restore_classifier(cls, model_file)
         estimator.optimizer_ = estimator._make_optimizer(model_file.model, settings)
         estimator._rng = _make_rng(estimator.random_state)
         return estimator

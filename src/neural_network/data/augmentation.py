@@ -355,13 +355,12 @@ class RandomDistortion:
     ):
         shape = tuple(shape)
         try:
-            if len(shape) != 2:
-                raise ValueError
-            self.shape = (check_positive_int("", shape[0]), check_positive_int("", shape[1]))
-        except ValueError:
+            height, width = (check_positive_int("", side) for side in shape)
+        except ValueError:  # a side that is not a positive integer, or not two sides
             raise ValueError(
                 f"shape must be two positive integers (height, width); got {shape!r}"
             ) from None
+        self.shape = (height, width)
         self.max_rotation = check_real("max_rotation", max_rotation, "[0, 90]")
         self.max_scale = check_real("max_scale", max_scale, "[0, 0.9]")
         self.max_shear = check_real("max_shear", max_shear, "[0, 60]")

@@ -35,22 +35,22 @@ from ..checks import check_positive_int, is_finite_number
 from ..core.layers import Dropout
 from ..optim.optimizers import Optimizer
 from ..train.callbacks import Callback
-from ..train.history import History
 from ..train.run import TrainingRun
-from .archive import ModelFileError, dumps, refusing, write_archive
+from .archive import NAME_CHARACTERS, ModelFileError, dumps, refusing, write_archive
 from .atomic import remove_stale_temp_files
 from .checkpoint_v1 import upgrade_version_1
 from .model_files import (
     ModelFile,
     model_metadata,
     parameter_arrays,
+    read_history,
     read_model_file,
 )
 
 PathLike = str | os.PathLike
 CHECKPOINT_VERSION = 2  # the format version checkpoints are written with
-# Callback and array names become parts of member names: letters, digits and "_".
-_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+# Callback and array names become parts of member names, whose parts "." separates.
+_NAME_CHARACTERS = NAME_CHARACTERS - {"."}
 
 
 class Checkpoint(Callback):
@@ -315,10 +315,7 @@ def resume_checkpoint(path: PathLike, run: TrainingRun, *, settings: dict | None
     keyed = _keyed(run.callbacks)
     _check_callbacks(path, section, keyed)
     with refusing(path):
-        try:
-            history = History.from_dict(section["history"])
-        except ValueError as error:
-            raise ModelFileError(str(error)) from None
+        history = read_history(section["history"])
         if len(history) != section["epoch"]:
             raise ModelFileError(
                 f"history holds {len(history)} epochs but the checkpoint says {section['epoch']}"

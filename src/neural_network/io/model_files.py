@@ -40,6 +40,7 @@ import numpy as np
 
 from ..core.model import LAYER_TYPES, Sequential, set_model_writer
 from ..core.parameters import Parameter
+from ..train.history import History
 from .archive import (
     FLOAT_DTYPES,
     METADATA,
@@ -240,6 +241,18 @@ def read_model_file(path: PathLike) -> ModelFile:
     data = Path(path).read_bytes()
     with refusing(path):
         return _parse(data)
+
+
+def read_history(data: Any) -> History:
+    """A History from its ``to_dict()`` as a file stored it (a kind's config, a checkpoint).
+
+    Raises:
+        ModelFileError: if ``data`` is not a valid History.
+    """
+    try:
+        return History.from_dict(data)
+    except ValueError as error:
+        raise ModelFileError(str(error)) from None
 
 
 def parameter_arrays(model: Sequential) -> dict[str, np.ndarray]:

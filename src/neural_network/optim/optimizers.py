@@ -293,7 +293,7 @@ def clip_by_global_norm(params: list[Parameter] | FlatParameters, clip_norm: flo
 
     One norm over every gradient (Pascanu et al. 2013, https://arxiv.org/abs/1211.5063), not
     one per tensor: the update keeps its direction. Gradients already within the bound are
-    left untouched. (:meth:`Optimizer.step` does this itself with its ``clip_norm``.)
+    left untouched. :meth:`Optimizer.step` calls this with its ``clip_norm``.
 
     Args:
         params: The parameters whose ``grad`` to clip.
