@@ -31,8 +31,9 @@ def _load_cupy() -> ModuleType:
         import cupy
     except ImportError:
         raise DeviceUnavailableError(
-            'device="cuda" needs CuPy: pip install "neural-network[cuda]" and the CuPy wheel '
-            "for your CUDA version (cupy-cuda12x or cupy-cuda13x), or use device='cpu'"
+            'device="cuda" needs CuPy, which is not installed: pip install '
+            '"neural-network[cuda12]" or "neural-network[cuda13]" (the CuPy wheel for your '
+            'CUDA version, cupy-cuda12x or cupy-cuda13x), or use device="cpu"'
         ) from None
     try:
         count = cupy.cuda.runtime.getDeviceCount()
@@ -40,8 +41,8 @@ def _load_cupy() -> ModuleType:
         count = 0
     if count == 0:
         raise DeviceUnavailableError(
-            'device="cuda" needs an NVIDIA GPU, and CuPy finds none on this machine; '
-            "use device='cpu'"
+            'device="cuda" needs an NVIDIA GPU and CuPy finds none on this machine; '
+            'use device="cpu"'
         )
     return cupy
 
@@ -89,6 +90,11 @@ def to_host(array: Any) -> np.ndarray:
     return array.get()  # CuPy's explicit device-to-host copy
 
 
+def host_copy(array: Any) -> np.ndarray:
+    """A NumPy copy of ``array``, wherever it lives (for state dicts and files)."""
+    return array.copy() if is_host_array(array) else array.get()
+
+
 def to_device(array: Any, xp: ModuleType) -> Any:
     """``array`` in ``xp``'s memory: itself when it is there already, else an exact copy."""
     if xp is np:
@@ -128,8 +134,15 @@ def device_of(array: Any) -> str:
 
 
 def device_generator(rng: np.random.Generator, xp: ModuleType) -> Any:
-    """A generator that draws directly in ``xp``'s memory, seeded from ``rng`` (so the same
-    seed gives the same run), or ``rng`` itself on the CPU."""
+    """A generator that draws directly in ``xp``'s memory, or ``rng`` itself on the CPU.
+
+    Its seed is spawned from ``rng``'s seed sequence, which leaves ``rng``'s own stream
+    untouched: a seeded run shuffles the same batches on both devices, and the same seed
+    gives the same device masks.
+    """
     if xp is np:
         return rng
-    return xp.random.default_rng(int(rng.integers(2**63)))
+    seed_seq = getattr(rng.bit_generator, "seed_seq", None)
+    if seed_seq is None or not hasattr(seed_seq, "spawn"):
+        return xp.random.default_rng(int(rng.integers(2**63)))
+    return xp.random.default_rng(int(seed_seq.spawn(1)[0].generate_state(1, np.uint64)[0]))

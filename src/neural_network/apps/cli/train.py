@@ -166,6 +166,7 @@ def run_train(args: argparse.Namespace) -> int:
         num_labels=n_classes,
         architecture=settings["hidden"],
         seed=settings["seed"],
+        device=settings["device"],
     )
     fit_settings = {name: settings[name] for name in FIT_SETTINGS}
     fit_settings["grad_clip"] = fit_settings["grad_clip"] or None
