@@ -21,8 +21,8 @@ def test_train_on_a_device_matches_the_cpu_run(standin_cuda, tmp_path):
         runs[device] = out
     gpu, cpu = (load_model(runs[device] / "model.npz") for device in ("cuda", "cpu"))
     np.testing.assert_allclose(gpu.model.flat.values, cpu.model.flat.values, atol=1e-5)
-    accuracy = {d: json.loads((runs[d] / "metrics.json").read_text())["test_accuracy"] for d in runs}
-    assert accuracy["cuda"] == accuracy["cpu"]
+    metrics = {d: json.loads((runs[d] / "metrics.json").read_text()) for d in runs}
+    assert metrics["cuda"]["test_accuracy"] == metrics["cpu"]["test_accuracy"]
     assert 'device = "cuda"' in (runs["cuda"] / "config.toml").read_text()
 
 

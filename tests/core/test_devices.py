@@ -18,7 +18,8 @@ from neural_network.core.model import Sequential
 
 
 def test_unknown_device_names_the_choices():
-    with pytest.raises(ValueError, match=r"Unknown device 'gpu'; expected one of \['cpu', 'cuda'\]"):
+    expected = r"Unknown device 'gpu'; expected one of \['cpu', 'cuda'\]"
+    with pytest.raises(ValueError, match=expected):
         build_mlp(4, [3], 2, device="gpu")
     with pytest.raises(ValueError, match="Unknown device"):
         build_mlp(4, [3], 2).to("tpu")

@@ -44,7 +44,7 @@ def test_adam_kernel_equations_are_the_optimizers_step(l2, clip_norm):
     kernel_model, _ = _model_with_gradients()
     adam = Adam(model.flat, lr=1e-2, l2=l2, clip_norm=clip_norm)
     m_sum, v_sum = np.zeros(len(model.flat)), np.zeros(len(model.flat))
-    for t in range(1, 4):
+    for _ in range(3):
         grads = rng.standard_normal(len(model.flat))
         model.flat.grads[...] = grads
         kernel_model.flat.grads[...] = grads

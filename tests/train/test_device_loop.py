@@ -80,7 +80,7 @@ def test_divergence_undoes_the_epoch_and_names_the_first_bad_step(standin_cuda):
     optimizer = SGD(model.flat, lr=1e-3, momentum=0.0)
     keep = _KeepEpochOne()
     blow_up = LRSchedule(lambda epoch: 1e-3 if epoch == 0 else 1e30)  # from 0
-    with pytest.raises(TrainingDivergedError, match="epoch 2, step [12]:"):
+    with pytest.raises(TrainingDivergedError, match=r"epoch 2, step [12]:"):
         fit(model, x, labels, optimizer=optimizer, epochs=3, callbacks=[blow_up, keep],
             rng=np.random.default_rng(0))  # fmt: skip
     np.testing.assert_array_equal(model.flat.values.get(), keep.weights)

@@ -82,9 +82,7 @@ class _EpochStart:
     def __init__(self, run: TrainingRun):
         self.run = run
         self.values = run.model.flat.values.copy()
-        self.state = {
-            name: array.copy() for name, array in _state_arrays(run.optimizer).items()
-        }
+        self.state = {name: array.copy() for name, array in _state_arrays(run.optimizer).items()}
         self.iterations = run.optimizer.iterations
 
     def take(self) -> None:
