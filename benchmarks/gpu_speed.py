@@ -2,10 +2,12 @@
 
 Both train 784-512-256-128-10 (ReLU), Adam (lr 1e-3), coupled L2 1e-4 on the weights,
 global-norm clipping at 5, batch 128, float32, on the full bundled MNIST scaled to [0, 1],
-with the training data already on the GPU. In one process, the two take turns epoch by
-epoch (so both see the same clocks and the same neighbours), first with TF32 matrix
-products off on both, then on on both; each gets one warm-up epoch per setting (CuPy compiles
-its kernels, PyTorch picks its cuBLAS algorithms) that is not counted.
+with the training data already on the GPU. In one process they take turns epoch by epoch
+(so both see the same clocks and the same neighbours), first with TF32 matrix products off
+on both, then on on both. Ours runs twice, without and with its training step captured in a
+CUDA graph (``neural_network.train.cuda_graphs``, off by default). Each gets one warm-up
+epoch per setting (CuPy compiles its kernels, PyTorch picks its cuBLAS algorithms) that is
+not counted.
 
 Before that, a float64 gradient check: the gradients of one batch, and the weights after a
 few Adam steps, of the GPU path against the CPU path. After it, the classic recipe
@@ -107,10 +109,11 @@ def gradient_check(x: np.ndarray, labels: np.ndarray) -> dict:
 
 
 class Ours:
-    name = "ours (CuPy)"
-
-    def __init__(self, data, seed: int):
+    def __init__(self, data, seed: int, *, graphs: bool = False):
         from neural_network import Adam, History, build_mlp
+
+        self.graphs = graphs
+        self.name = "ours (CuPy, CUDA graph)" if graphs else "ours (CuPy)"
 
         self.x, self.y, self.x_test, self.y_test = data
         self.rng = np.random.default_rng(seed)
@@ -121,9 +124,12 @@ class Ours:
     def epoch(self) -> float:
         """One epoch; fit copies the data to the GPU before its epoch's clock starts."""
         from neural_network import fit
+        from neural_network.train.cuda_graphs import use_cuda_graphs
 
+        use_cuda_graphs(self.graphs)
         fit(self.model, self.x, self.y, optimizer=self.optimizer, epochs=len(self.history) + 1,
             batch_size=BATCH, rng=self.rng, history=self.history)  # fmt: skip
+        use_cuda_graphs(False)
         return self.history.epoch_time[-1]
 
     def accuracy(self) -> float:
@@ -182,7 +188,7 @@ class Torch:
 def compare(data, cupy, torch, epochs: int, seed: int) -> None:
     for tf32 in (False, True):
         set_tf32(cupy, torch, tf32)
-        runners = [Ours(data, seed), Torch(data, seed)]
+        runners = [Ours(data, seed), Ours(data, seed, graphs=True), Torch(data, seed)]
         for runner in runners:
             runner.epoch()  # warm-up, not counted
         times: dict[str, list[float]] = {runner.name: [] for runner in runners}
@@ -198,8 +204,11 @@ def compare(data, cupy, torch, epochs: int, seed: int) -> None:
                 "epoch_s": [round(t, 5) for t in times[runner.name]],
                 "test_accuracy": round(runner.accuracy(), 4),
             }), flush=True)  # fmt: skip
-        ratio = medians[Ours.name] / medians[Torch.name]
-        print(json.dumps({"tf32": tf32, "ours_over_pytorch": round(ratio, 3)}), flush=True)
+        ratios = {
+            f"{runner.name} / {Torch.name}": round(medians[runner.name] / medians[Torch.name], 3)
+            for runner in runners[:2]
+        }
+        print(json.dumps({"tf32": tf32, "median_ratios": ratios}), flush=True)
 
 
 def classic_recipe(epochs: int, seed: int) -> dict:

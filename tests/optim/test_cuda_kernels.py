@@ -128,3 +128,32 @@ def test_training_on_the_gpu_matches_the_cpu_in_float64(cupy):
             epochs=2, batch_size=32, rng=np.random.default_rng(2))  # fmt: skip
         models.append(devices.to_host(model.flat.values))
     np.testing.assert_allclose(models[1], models[0], atol=1e-10)
+
+
+def test_cuda_graph_training_matches_plain_training(cupy, monkeypatch):
+    from neural_network import fit
+    from neural_network.train import cuda_graphs
+
+    replayed = []
+    run_epoch = cuda_graphs.GraphedEpochs.run_epoch
+    monkeypatch.setattr(
+        cuda_graphs.GraphedEpochs,
+        "run_epoch",
+        lambda self, permutation: (replayed.append(1), run_epoch(self, permutation)),
+    )
+    rng = np.random.default_rng(0)
+    x, labels = rng.standard_normal((300, 6)), rng.integers(0, 3, 300)  # a smaller last batch
+    weights = []
+    for graphs in (False, True):
+        cuda_graphs.use_cuda_graphs(graphs)
+        try:
+            model = build_mlp(6, [16], 3, rng=np.random.default_rng(1), dtype=np.float64)
+            model.to("cuda")
+            history = fit(model, x, labels, epochs=3, batch_size=32, rng=np.random.default_rng(2),
+                          optimizer=Adam(model.flat, lr=1e-2, l2=1e-3, clip_norm=1.0))  # fmt: skip
+        finally:
+            cuda_graphs.use_cuda_graphs(False)
+        weights.append((devices.to_host(model.flat.values), history.train_loss))
+    assert len(replayed) == 3
+    np.testing.assert_allclose(weights[1][0], weights[0][0], atol=1e-12)
+    np.testing.assert_allclose(weights[1][1], weights[0][1], rtol=1e-12)

@@ -38,6 +38,11 @@ class DeviceStep:
     """Callable: one optimiser step on the device; returns ``(penalty, grad_norm)`` as 0-d
     device arrays (the penalty of the weights before the step, the norm before clipping).
 
+    Called with ``scalars``, two 0-d device arrays (Adam's ``step_size`` and ``eps_t``, or
+    SGD's ``lr`` and anything), the fused update reads them from the device and the step
+    count is left to the caller: that is how a replayed CUDA graph steps
+    (:mod:`neural_network.train.cuda_graphs`).
+
     Args:
         optimizer: An optimiser whose ``flat`` buffers live on ``xp``'s device; its state is
             moved there.
@@ -55,12 +60,17 @@ class DeviceStep:
         self.decay = xp.asarray(decay)
         self.zero = xp.zeros((), dtype=flat.dtype)
 
-    def __call__(self) -> tuple[Any, Any]:
+    def __call__(self, scalars: tuple[Any, Any] | None = None) -> tuple[Any, Any]:
         optimizer = self.optimizer
-        optimizer.iterations += 1
-        optimizer._prepare_step()
+        if scalars is None:
+            optimizer.iterations += 1
+            optimizer._prepare_step()
+            if isinstance(optimizer, Adam):
+                scalars = optimizer._step_size, optimizer._eps_t
+            elif isinstance(optimizer, SGD):
+                scalars = optimizer.lr, 0.0
         if self.fused:
-            return self._fused_step()
+            return self._fused_step(scalars)
         return self._array_step()
 
     def _array_step(self) -> tuple[Any, Any]:
@@ -77,7 +87,7 @@ class DeviceStep:
         optimizer._update(optimizer._scratch, flush=False)
         return penalty, grad_norm
 
-    def _fused_step(self) -> tuple[Any, Any]:
+    def _fused_step(self, scalars: tuple[Any, Any]) -> tuple[Any, Any]:
         optimizer, flat, xp = self.optimizer, self.optimizer.flat, self.xp
         w, grad, decay, l2 = flat.values, flat.grads, self.decay, optimizer.l2
         clip_norm = math.inf if optimizer.clip_norm is None else optimizer.clip_norm
@@ -86,12 +96,11 @@ class DeviceStep:
         if isinstance(optimizer, Adam):
             cuda_kernels.kernel(xp, "adam_update")(
                 grad, decay, sq_norm, l2, clip_norm, optimizer.beta1, optimizer.beta2,
-                optimizer._step_size, optimizer._eps_t,
-                w, optimizer.m_sum, optimizer.v_sum,
+                *scalars, w, optimizer.m_sum, optimizer.v_sum,
             )  # fmt: skip
         else:
             cuda_kernels.kernel(xp, "sgd_update")(
-                grad, decay, sq_norm, l2, clip_norm, optimizer.momentum, optimizer.lr,
+                grad, decay, sq_norm, l2, clip_norm, optimizer.momentum, scalars[0],
                 w, optimizer.velocity,
             )  # fmt: skip
         return penalty, np.sqrt(sq_norm)

@@ -28,6 +28,7 @@ from ..core import devices
 from ..core.losses import log_softmax
 from ..core.model import Sequential
 from ..optim.device_step import DeviceStep
+from . import cuda_graphs
 from .callbacks import Callback
 from .divergence import TrainingDivergedError
 from .run import TrainingRun
@@ -113,56 +114,92 @@ def _overriding(callbacks, hook: str) -> list:
 
 def train_on_device(run: TrainingRun) -> None:
     """Run ``run``'s epochs with its model, optimiser and data on the model's device."""
-    model, optimizer, flat = run.model, run.optimizer, run.model.flat
-    xp = devices.array_module(model.device)
-    step_on_device = DeviceStep(optimizer, xp)
-    x, labels = xp.asarray(run.x), xp.asarray(run.labels)
-    validation = None
-    if run.validation_data is not None:
-        validation = tuple(xp.asarray(array) for array in run.validation_data)
-    n_samples, batch_size = len(run.x), run.batch_size
-    n_steps = math.ceil(n_samples / batch_size)
-    batch_hooks = _overriding(run.callbacks, "on_batch_begin")
-    step_hooks = _overriding(run.callbacks, "on_step_end")
-    x_batch_buffer = xp.empty((min(batch_size, n_samples), x.shape[1]), dtype=x.dtype)
-    rows = xp.arange(batch_size)
-    # One slot per step for its summed loss, its correct predictions and its gradient norm,
-    # then one for "all weights finite": the epoch's single read.
-    records = xp.zeros(3 * n_steps + 1, dtype=np.float64)
-    losses, correct = records[:n_steps], records[n_steps : 2 * n_steps]
-    norms, weights_finite = records[2 * n_steps : 3 * n_steps], records[3 * n_steps :]
-    epoch_start = _EpochStart(run)
+    _DeviceTraining(run).run_epochs()
 
-    while not run.stop_training and len(run.history) < run.epochs:
-        run.epoch = epoch = len(run.history) + 1
-        epoch_start.take()
-        for callback in run.callbacks:
-            callback.on_epoch_begin(run)
-        started = time.perf_counter()
-        order = xp.asarray(run.rng.permutation(n_samples))
-        for step, start in enumerate(range(0, n_samples, batch_size)):
-            batch = order[start : start + batch_size]
-            n_batch = min(batch_size, n_samples - start)
-            x_batch = np.take(x, batch, axis=0, out=x_batch_buffer[:n_batch])
-            for callback in batch_hooks:  # e.g. Augment: it runs on the host
-                x_batch = xp.asarray(callback.on_batch_begin(devices.to_host(x_batch), run))
-            y_batch = labels[batch]
-            logits = model.forward(x_batch, training=True)
-            loss_sum, grad = cross_entropy_sum(logits, y_batch, rows[:n_batch])
-            correct[step] = (logits.argmax(axis=1) == y_batch).sum()
-            model.backward(grad)
-            penalty, grad_norm = step_on_device()
-            for callback in step_hooks:
-                callback.on_step_end(run)
-            losses[step] = loss_sum + penalty * n_batch
-            norms[step] = grad_norm
-        weights_finite[0] = np.isfinite(flat.values).all()
-        summary = devices.to_host(records)
-        _check_finite(summary, n_steps, epoch, epoch_start)
-        _record_epoch(run, time.perf_counter() - started, summary, n_steps, validation)
-        for callback in run.callbacks:
-            if callback.on_epoch_end(run):
-                run.stop_training = True
+
+class _DeviceTraining:
+    """The state of one ``fit`` on a device: the data and buffers there, and the step."""
+
+    def __init__(self, run: TrainingRun):
+        self.run, self.model = run, run.model
+        self.xp = xp = devices.array_module(run.model.device)
+        self.step_on_device = DeviceStep(run.optimizer, xp)
+        self.x, self.labels = xp.asarray(run.x), xp.asarray(run.labels)
+        self.validation = None
+        if run.validation_data is not None:
+            self.validation = tuple(xp.asarray(array) for array in run.validation_data)
+        n_samples, batch_size = len(run.x), run.batch_size
+        self.n_steps = n_steps = math.ceil(n_samples / batch_size)
+        self.batch_hooks = _overriding(run.callbacks, "on_batch_begin")
+        self.step_hooks = _overriding(run.callbacks, "on_step_end")
+        self.x_batch_buffer = xp.empty(
+            (min(batch_size, n_samples), self.x.shape[1]), dtype=self.x.dtype
+        )
+        self.rows = xp.arange(batch_size)
+        # One slot per step for its summed loss, its correct predictions and its gradient
+        # norm, then one for "all weights finite": the epoch's single read.
+        self.records = xp.zeros(3 * n_steps + 1, dtype=np.float64)
+        self.losses = self.records[:n_steps]
+        self.correct = self.records[n_steps : 2 * n_steps]
+        self.norms = self.records[2 * n_steps : 3 * n_steps]
+        self.graphed = None
+        hooks = self.batch_hooks + self.step_hooks
+        if cuda_graphs.can_capture(run, xp, self.step_on_device.fused, hooks):
+            self.graphed = cuda_graphs.GraphedEpochs(
+                xp, run.optimizer, n_samples, batch_size, self.step
+            )
+
+    def step(self, batch: Any, slot: Any, scalars: tuple[Any, Any] | None = None) -> None:
+        """One training step on the samples ``batch`` (device indices); its records go to
+        ``slot`` (a step number, or a 0-d device array in a CUDA graph)."""
+        run, model, xp = self.run, self.model, self.xp
+        x_batch = np.take(self.x, batch, axis=0, out=self.x_batch_buffer[: len(batch)])
+        for callback in self.batch_hooks:  # e.g. Augment: it runs on the host
+            x_batch = xp.asarray(callback.on_batch_begin(devices.to_host(x_batch), run))
+        y_batch = self.labels[batch]
+        logits = model.forward(x_batch, training=True)
+        loss_sum, grad = cross_entropy_sum(logits, y_batch, self.rows[: len(batch)])
+        self.correct[slot] = (logits.argmax(axis=1) == y_batch).sum()
+        model.backward(grad)
+        penalty, grad_norm = self.step_on_device(scalars)
+        for callback in self.step_hooks:
+            callback.on_step_end(run)
+        self.losses[slot] = loss_sum + penalty * len(batch)
+        self.norms[slot] = grad_norm
+
+    def run_epochs(self) -> None:
+        if self.graphed is None:
+            self._run_epochs()
+        else:
+            with self.graphed:
+                self._run_epochs()
+
+    def _run_epochs(self) -> None:
+        run, xp, batch_size = self.run, self.xp, self.run.batch_size
+        n_samples, graphed = len(self.x), self.graphed
+        epoch_start = _EpochStart(run)
+        while not run.stop_training and len(run.history) < run.epochs:
+            run.epoch = epoch = len(run.history) + 1
+            epoch_start.take()
+            for callback in run.callbacks:
+                callback.on_epoch_begin(run)
+            started = time.perf_counter()
+            permutation = run.rng.permutation(n_samples)
+            if graphed is None:
+                order, first = xp.asarray(permutation), 0
+            else:
+                graphed.run_epoch(permutation)
+                order, first = graphed.order, graphed.n_full
+            for step in range(first, self.n_steps):
+                self.step(order[step * batch_size : (step + 1) * batch_size], step)
+            self.records[3 * self.n_steps] = np.isfinite(run.model.flat.values).all()
+            summary = devices.to_host(self.records)
+            _check_finite(summary, self.n_steps, epoch, epoch_start)
+            seconds = time.perf_counter() - started
+            _record_epoch(run, seconds, summary, self.n_steps, self.validation)
+            for callback in run.callbacks:
+                if callback.on_epoch_end(run):
+                    run.stop_training = True
 
 
 def _check_finite(summary: np.ndarray, n_steps: int, epoch: int, epoch_start) -> None:
