@@ -116,3 +116,13 @@ def test_host_helpers():
     assert devices.device_of(array) == "cpu" and devices.module_of(array) is np
     with pytest.raises(TypeError, match="neither a NumPy nor a device array"):
         devices.module_of([1, 2])
+
+
+def test_predict_logits_gives_host_arrays_on_any_device(standin_cuda, rng):
+    x = rng.standard_normal((30, 5))
+    cpu = build_mlp(5, [4], 3, rng=np.random.default_rng(0), dtype=np.float64)
+    gpu = build_mlp(5, [4], 3, rng=np.random.default_rng(0), dtype=np.float64, device="cuda")
+    logits = gpu.predict_logits(x, batch_size=8)
+    assert isinstance(logits, np.ndarray)
+    np.testing.assert_array_equal(logits, cpu.forward(x))
+    np.testing.assert_array_equal(cpu.predict_logits(x, batch_size=8), logits)

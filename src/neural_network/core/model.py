@@ -139,6 +139,17 @@ class Sequential:
             out[start : start + batch_size] = devices.to_host(probs)
         return out
 
+    def predict_logits(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
+        """Logits (n_samples, n_classes) as a NumPy array, computed in batches on the model's
+        device, without caches."""
+        x = np.asarray(x)
+        xp = devices.array_module(self.device)
+        out = np.empty((len(x), self.n_classes), dtype=self.dtype)
+        for start in range(0, len(x), batch_size):
+            batch = xp.asarray(x[start : start + batch_size].astype(self.dtype, copy=False))
+            out[start : start + batch_size] = devices.to_host(self.forward(batch))
+        return out
+
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Predicted class ids (n_samples,)."""
         return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
