@@ -25,17 +25,13 @@ from typing import Any
 import numpy as np
 
 from ..core import devices
-from ..core.losses import log_softmax
+from ..core.losses import _FLUSH_BELOW, log_softmax
 from ..core.model import Sequential
 from ..optim.device_step import DeviceStep
 from . import cuda_graphs
 from .callbacks import Callback
 from .divergence import TrainingDivergedError
 from .run import TrainingRun
-
-# Probabilities below this are set to 0 in the gradient, as on the host
-# (``neural_network.core.losses``).
-_FLUSH_BELOW = 1e-30
 
 
 def cross_entropy_sum(logits: Any, labels: Any, rows: Any) -> tuple[Any, Any]:
