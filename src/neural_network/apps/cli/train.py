@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ...core.devices import to_host
 from ...data.preprocessing import one_hot
 from .. import plotting
 from ..classic import NeuralNetwork
@@ -314,7 +315,7 @@ def _draw_run_figures(
         path=run_dir / "misclassified.png",
     )
     plotting.plot_first_layer_weights(
-        network.model.layers[0].weight.value,
+        to_host(network.model.layers[0].weight.value),
         inputs_used=network.scaler.scale_ > 0,
         path=run_dir / "first_layer_weights.png",
     )
