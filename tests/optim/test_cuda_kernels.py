@@ -81,6 +81,17 @@ def test_only_cupy_has_kernels(standin_cuda):
     assert not cuda_kernels.has_kernels(standin_cuda)
 
 
+def test_kernels_build_where_cupy_is_installed():
+    cupy = pytest.importorskip("cupy")  # parsing the signatures needs no GPU; compiling does
+    assert cuda_kernels.has_kernels(cupy)
+    for name, n_in, n_out in [("squared_weight_norm", 3, 1), ("squared_grad_norm", 4, 1),
+                              ("adam_update", 9, 3), ("sgd_update", 7, 2)]:  # fmt: skip
+        kernel = cuda_kernels.kernel(cupy, name)
+        assert (kernel.name, kernel.nin, kernel.nout) == (name, n_in, n_out)
+    with pytest.raises(ValueError, match="Unknown kernel"):
+        cuda_kernels.kernel(cupy, "lamb_update")
+
+
 # --- on a GPU ------------------------------------------------------------------------------
 
 
