@@ -128,3 +128,14 @@ def test_evaluate_a_device_model(standin_cuda):
     gpu = build_mlp(8, [16], 3, rng=np.random.default_rng(1), dtype=np.float64, device="cuda")
     np.testing.assert_allclose(evaluate(gpu, x, labels), evaluate(cpu, x, labels), rtol=1e-12)
     assert devices.device_of(gpu.flat.values) == "cuda"
+
+
+def test_an_optimizer_follows_its_model_back_to_the_cpu(standin_cuda):
+    x, labels = make_data()
+    model = build_mlp(8, [16], 3, rng=np.random.default_rng(1), device="cuda")
+    optimizer = Adam(model.flat, lr=1e-2)
+    fit(model, x, labels, optimizer=optimizer, epochs=1, rng=np.random.default_rng(0))
+    model.to("cpu")
+    fit(model, x, labels, optimizer=optimizer, epochs=1, rng=np.random.default_rng(0))
+    assert isinstance(optimizer.m_sum, np.ndarray) and isinstance(model.flat.values, np.ndarray)
+    assert optimizer.iterations == 2 * 2

@@ -28,7 +28,8 @@ _STATE_ARRAYS = ("_scratch", "velocity", "m_sum", "v_sum")
 
 
 def move_optimizer_state(optimizer: Optimizer, xp: ModuleType) -> None:
-    """Copy the optimiser's state arrays (moments, velocity, scratch) to ``xp``'s memory."""
+    """Copy the optimiser's state arrays (moments, velocity, scratch) to ``xp``'s memory, if
+    they are not there already (``fit`` calls this, so an optimiser follows its model)."""
     for name in _STATE_ARRAYS:
         if hasattr(optimizer, name):
             setattr(optimizer, name, devices.to_device(getattr(optimizer, name), xp))

@@ -24,8 +24,10 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ..checks import as_class_ids, check_positive_int
+from ..core.devices import array_module
 from ..core.losses import SoftmaxCrossEntropy, log_softmax
 from ..core.model import Sequential
+from ..optim.device_step import move_optimizer_state
 from ..optim.optimizers import Optimizer
 from .callbacks import Callback
 from .device_loop import evaluate_on_device, train_on_device
@@ -140,6 +142,7 @@ def fit(
     batch_size = check_positive_int("batch_size", batch_size)
     if optimizer.flat is not model.flat:
         raise ValueError("optimizer was not built on this model's parameters")
+    move_optimizer_state(optimizer, array_module(model.device))  # it follows model.to(...)
     callbacks = list(callbacks)
     for callback in callbacks:
         if not isinstance(callback, Callback):
