@@ -24,3 +24,18 @@ def server():
     demo.shutdown()
     demo.server_close()
     thread.join(timeout=5)
+
+
+@pytest.fixture
+def standin_cuda(monkeypatch):
+    """``device="cuda"`` backed by the NumPy stand-in of ``device_standin`` (no GPU needed);
+    yields that "xp" module. Its read counter starts at zero."""
+    from device_standin import READS, standin_module
+
+    from neural_network.core import devices
+
+    xp = standin_module()
+    monkeypatch.setitem(devices._MODULE_LOADERS, "cuda", lambda: xp)
+    monkeypatch.setattr(devices, "_loaded", {})
+    READS.clear()
+    return xp

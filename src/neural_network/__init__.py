@@ -19,6 +19,7 @@ import importlib.util
 from .apps.classic import NeuralNetwork, one_hot_encode
 from .apps.presets import PRESETS, train_preset
 from .core.activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
+from .core.devices import DEVICES, DeviceUnavailableError
 from .core.initializers import INITIALIZERS, he_normal, he_uniform, xavier_normal, xavier_uniform
 from .core.layers import Dense, Dropout, Layer
 from .core.losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax, softmax
@@ -63,6 +64,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "ACTIVATIONS",
+    "DEVICES",
     "INITIALIZERS",
     "OPTIMIZERS",
     "PRESETS",
@@ -76,6 +78,7 @@ __all__ = [
     "Constant",
     "Cosine",
     "Dense",
+    "DeviceUnavailableError",
     "DownloadError",
     "Dropout",
     "EarlyStopping",

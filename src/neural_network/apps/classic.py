@@ -73,10 +73,14 @@ class NeuralNetwork:
         architecture: Hidden layer sizes, e.g. ``[512, 256, 128]``.
         seed: Seed of the one ``np.random.Generator`` behind initialisation, shuffling and
             dropout; the same seed gives bit-identical runs.
+        device: ``"cpu"`` or ``"cuda"`` (an NVIDIA GPU, through CuPy): where the weights,
+            the training data and the optimiser live while training. Predictions and saved
+            files are NumPy arrays either way.
 
     Raises:
         ValueError: for shapes that disagree, labels that are not one-hot, NaN or infinite
-            inputs, or an unknown activation.
+            inputs, or an unknown activation or device.
+        DeviceUnavailableError: for ``device="cuda"`` without CuPy or without a GPU.
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class NeuralNetwork:
         num_labels: int = 10,
         architecture: Sequence[int] = DEFAULT_ARCHITECTURE,
         seed: int | None = None,
+        device: str = "cpu",
     ):
         get_activation(activation)
         self.activation = activation
@@ -114,6 +119,7 @@ class NeuralNetwork:
             activation=activation,
             dropout=0.0,
             rng=self.rng,
+            device=device,
         )
         self.history = History()
         self.best_epoch: int | None = None

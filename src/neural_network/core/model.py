@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..checks import check_positive_int
+from . import devices
 from .activations import ACTIVATIONS, get_activation
 from .layers import Dense, Dropout, Layer
 from .losses import softmax
@@ -39,9 +40,12 @@ class Sequential:
 
     Args:
         layers: The layers, first to last.
+        device: ``"cpu"`` or ``"cuda"``, where the parameters live (see :meth:`to`).
     """
 
-    def __init__(self, layers: Sequence[Layer]):
+    device = "cpu"  # also what models pickled before devices existed read back as
+
+    def __init__(self, layers: Sequence[Layer], *, device: str = "cpu"):
         layers = list(layers)
         if not layers:
             raise ValueError("Sequential needs at least one layer")
@@ -54,6 +58,35 @@ class Sequential:
         if self.flat is not None:
             for p in self.flat.params:
                 p._flat_owner = self.flat  # type: ignore[attr-defined]
+        self.to(device)
+
+    def to(self, device: str) -> Sequential:
+        """Move the parameters (and dropout's generators) to ``device``, in place; returns
+        the model, as PyTorch's ``module.to`` does.
+
+        The copy is exact either way. Build or load the optimiser's state on the same device
+        (``fit`` moves an optimiser built before the move).
+
+        Raises:
+            ValueError: for an unknown device name.
+            DeviceUnavailableError: for ``"cuda"`` without CuPy or without a GPU.
+        """
+        xp = devices.array_module(device)
+        if device == self.device:
+            return self
+        if self.flat is not None:
+            self.flat.values = devices.to_device(self.flat.values, xp)
+            self.flat.grads = devices.to_device(self.flat.grads, xp)
+            self.flat.rebind()
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                # Masks are drawn where the activations are; the host generator is kept for
+                # the way back, so a model returned to the CPU draws as before.
+                host_rng = getattr(layer, "_host_rng", layer.rng)
+                layer._host_rng = host_rng  # type: ignore[attr-defined]
+                layer.rng = devices.device_generator(host_rng, xp)
+        self.device = device
+        return self
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -93,12 +126,28 @@ class Sequential:
         return next(layer.n_out for layer in reversed(self.layers) if isinstance(layer, Dense))
 
     def predict_proba(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
-        """Class probabilities (n_samples, n_classes), computed in batches, without caches."""
+        """Class probabilities (n_samples, n_classes), computed in batches, without caches.
+
+        ``x`` is a NumPy array and so is the result, whatever the model's device.
+        """
         x = np.asarray(x)
+        xp = devices.array_module(self.device)
         out = np.empty((len(x), self.n_classes), dtype=self.dtype)
         for start in range(0, len(x), batch_size):
-            batch = x[start : start + batch_size].astype(self.dtype, copy=False)
-            out[start : start + batch_size] = softmax(self.forward(batch, training=False))
+            batch = xp.asarray(x[start : start + batch_size].astype(self.dtype, copy=False))
+            probs = softmax(self.forward(batch, training=False))
+            out[start : start + batch_size] = devices.to_host(probs)
+        return out
+
+    def predict_logits(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
+        """Logits (n_samples, n_classes) as a NumPy array, computed in batches on the model's
+        device, without caches."""
+        x = np.asarray(x)
+        xp = devices.array_module(self.device)
+        out = np.empty((len(x), self.n_classes), dtype=self.dtype)
+        for start in range(0, len(x), batch_size):
+            batch = xp.asarray(x[start : start + batch_size].astype(self.dtype, copy=False))
+            out[start : start + batch_size] = devices.to_host(self.forward(batch))
         return out
 
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
@@ -202,6 +251,7 @@ def build_mlp(
     init: str | None = None,
     rng: np.random.Generator | None = None,
     dtype: np.dtype | type = np.float32,
+    device: str = "cpu",
 ) -> Sequential:
     """A multi-layer perceptron ``Dense -> activation [-> Dropout]`` per hidden layer, then a
     ``Dense`` to ``n_classes`` logits.
@@ -218,8 +268,11 @@ def build_mlp(
             default the activation's: He for the ReLU family, Xavier for sigmoid and tanh.
         rng: Generator for weights and dropout masks.
         dtype: Parameter dtype.
+        device: ``"cpu"`` or ``"cuda"``; the weights are drawn on the host either way, so a
+            seed gives the same initial weights on both.
     """
     activation_cls = get_activation(activation)
+    devices.check_device(device)
     if isinstance(hidden, (int, np.integer)):
         hidden = [hidden]
     hidden = list(hidden)
@@ -240,4 +293,4 @@ def build_mlp(
             layers.append(Dropout(dropout, rng=rng))
         n_in = units
     layers.append(Dense(n_in, n_classes, init=init, rng=rng, dtype=dtype))
-    return Sequential(layers)
+    return Sequential(layers, device=device)

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.devices import to_host
 from .atomic import write_atomically
 
 METADATA = "metadata"
@@ -119,6 +120,8 @@ def write_archive(
     Raises:
         ModelFileError: if an array is not floating or not finite (nothing is written).
     """
+    # Parameters on a GPU are copied to the host here, exactly: files are the same either way.
+    arrays = {key: to_host(array) for key, array in arrays.items()}
     for key, array in arrays.items():
         try:
             check_values(key, np.asarray(array))

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_positive_int, is_finite_number
+from ..core.devices import copy_into
 from ..core.layers import Dropout
 from ..optim.optimizers import Optimizer
 from ..train.callbacks import Callback
@@ -148,7 +149,7 @@ def _distinct_generators(run: TrainingRun) -> tuple[list[np.random.Generator], d
     generators: list[np.random.Generator] = []
     slots: dict[str, int] = {}
     users = [("fit", run.rng)] + [
-        (f"layers.{i}", layer.rng)
+        (f"layers.{i}", getattr(layer, "_host_rng", layer.rng))  # host side on a GPU
         for i, layer in enumerate(run.model.layers)
         if isinstance(layer, Dropout)
     ]
@@ -327,7 +328,7 @@ def resume_checkpoint(path: PathLike, run: TrainingRun, *, settings: dict | None
         for key, entry in section["callbacks"].items()
     }
     _load_callback_states(path, keyed, callback_states)
-    run.model.flat.values[...] = model_file.model.flat.values
+    copy_into(run.model.flat.values, model_file.model.flat.values)
     run.optimizer.load_state_dict(optimizer_state)
     run.optimizer.lr = lr
     for generator, state in zip(_distinct_generators(run)[0], states, strict=True):

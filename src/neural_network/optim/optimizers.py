@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from ..checks import check_optional_real, check_real
+from ..core.devices import copy_into, host_copy
 from ..core.losses import add_l2_grad, l2_penalty
 from ..core.parameters import FlatParameters, Parameter, flat_parameters_of
 from . import denormals
@@ -158,11 +159,11 @@ class SGD(Optimizer):
             denormals.flush_tiny(velocity, denormals.MOMENT_BELOW, tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {**super().state_dict(), "velocity": self.velocity.copy()}
+        return {**super().state_dict(), "velocity": host_copy(self.velocity)}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         super().load_state_dict(state)
-        self.velocity[...] = state["velocity"]
+        copy_into(self.velocity, state["velocity"])
 
     def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum}
@@ -254,7 +255,11 @@ class Adam(Optimizer):
             denormals.flush_tiny(v_sum, denormals.SECOND_MOMENT_BELOW / (1.0 - self.beta2), tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {**super().state_dict(), "m_sum": self.m_sum.copy(), "v_sum": self.v_sum.copy()}
+        return {
+            **super().state_dict(),
+            "m_sum": host_copy(self.m_sum),
+            "v_sum": host_copy(self.v_sum),
+        }
 
     def check_state_dict(self, state: dict[str, np.ndarray]) -> None:
         super().check_state_dict(state)
@@ -263,8 +268,8 @@ class Adam(Optimizer):
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         super().load_state_dict(state)
-        self.m_sum[...] = state["m_sum"]
-        self.v_sum[...] = state["v_sum"]
+        copy_into(self.m_sum, state["m_sum"])
+        copy_into(self.v_sum, state["v_sum"])
 
     def get_config(self) -> dict:
         config = super().get_config()

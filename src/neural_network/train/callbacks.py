@@ -31,6 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..checks import check_positive_int, check_real, is_finite_number
+from ..core.devices import copy_into, host_copy
 from ..optim.constraints import apply_max_norm
 from ..optim.schedules import Cosine
 from .run import TrainingRun
@@ -155,7 +156,7 @@ class EarlyStopping(Callback):
         """Copy the best weights into ``weights`` (in place); False if none were kept."""
         if not self.restore_best or self.best_values is None:
             return False
-        weights[...] = self.best_values
+        copy_into(weights, self.best_values)
         return True
 
     def on_train_begin(self, run: TrainingRun) -> None:
@@ -187,7 +188,7 @@ class EarlyStopping(Callback):
             "best_epoch": self.best_epoch,
             "wait": self.wait,
             "stopped": self.stopped,
-            "best_values": None if self.best_values is None else self.best_values.copy(),
+            "best_values": None if self.best_values is None else host_copy(self.best_values),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

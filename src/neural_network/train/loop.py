@@ -24,24 +24,16 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from ..checks import as_class_ids, check_positive_int
+from ..core.devices import array_module
 from ..core.losses import SoftmaxCrossEntropy, log_softmax
 from ..core.model import Sequential
+from ..optim.device_step import move_optimizer_state
 from ..optim.optimizers import Optimizer
 from .callbacks import Callback
+from .device_loop import evaluate_on_device, train_on_device
+from .divergence import TrainingDivergedError
 from .history import History
 from .run import TrainingRun
-
-
-class TrainingDivergedError(FloatingPointError):
-    """The loss or the gradient stopped being finite; names the epoch and step where."""
-
-    def __init__(self, epoch: int, step: int, loss: float, grad_norm: float):
-        self.epoch, self.step, self.loss, self.grad_norm = epoch, step, loss, grad_norm
-        super().__init__(
-            f"Training diverged at epoch {epoch}, step {step}: loss={loss}, "
-            f"gradient norm={grad_norm}. The model keeps its last finite weights "
-            "(the best ones if early stopping tracked them); try a smaller lr or clip_norm."
-        )
 
 
 def minibatches(
@@ -90,6 +82,8 @@ def evaluate(
 ) -> tuple[float, float]:
     """Mean cross-entropy (without L2) and accuracy of ``model`` on ``(x, labels)``,
     forward only, in batches."""
+    if model.device != "cpu":
+        return evaluate_on_device(model, x, labels, batch_size=batch_size)
     total_loss, correct = 0.0, 0
     rows = np.arange(batch_size)
     for start in range(0, len(x), batch_size):
@@ -148,6 +142,7 @@ def fit(
     batch_size = check_positive_int("batch_size", batch_size)
     if optimizer.flat is not model.flat:
         raise ValueError("optimizer was not built on this model's parameters")
+    move_optimizer_state(optimizer, array_module(model.device))  # it follows model.to(...)
     callbacks = list(callbacks)
     for callback in callbacks:
         if not isinstance(callback, Callback):
@@ -203,6 +198,8 @@ def _overriding(callbacks: Sequence[Callback], hook: str) -> list[Callback]:
 
 
 def _train(run: TrainingRun) -> None:
+    if run.model.device != "cpu":
+        return train_on_device(run)
     model, optimizer, flat = run.model, run.optimizer, run.model.flat
     x, labels, n_samples = run.x, run.labels, len(run.x)
     criterion = SoftmaxCrossEntropy()

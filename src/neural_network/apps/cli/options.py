@@ -21,6 +21,7 @@ import numpy as np
 
 from ...checks import check_non_negative_int, check_positive_int, check_real
 from ...core.activations import ACTIVATIONS
+from ...core.devices import DEVICES
 from ..classic import DEFAULT_ARCHITECTURE, NeuralNetwork
 from .datasets import DATASETS
 from .errors import CommandError, UsageError
@@ -153,6 +154,9 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("activation", one_of(ACTIVATIONS), "hidden activation", group=NETWORK,
            metavar="{" + ",".join(ACTIVATIONS) + "}"),
     Option("seed", non_negative_int, "seed of all randomness", group=NETWORK, metavar="N"),
+    Option("device", one_of(dict.fromkeys(DEVICES)),
+           "train on the CPU (NumPy) or an NVIDIA GPU (cuda, needs CuPy)", group=NETWORK,
+           metavar="{" + ",".join(DEVICES) + "}"),
     Option("lr", positive_float, "initial Adam learning rate", group=FIT, metavar="RATE"),
     Option("epochs", positive_int, "maximum number of epochs", group=FIT, metavar="N"),
     Option("batch_size", positive_int, "samples per step", group=FIT, metavar="N"),
@@ -184,6 +188,7 @@ TRAIN_DEFAULTS: dict[str, Any] = {
     "hidden": list(DEFAULT_ARCHITECTURE),
     "activation": "relu",
     "seed": None,
+    "device": "cpu",
     "validation_split": 0.0,
     "limit_train": None,
     "limit_test": None,

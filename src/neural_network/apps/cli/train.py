@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ...core.devices import to_host
 from ...data.preprocessing import one_hot
 from .. import plotting
 from ..classic import NeuralNetwork
@@ -166,6 +167,7 @@ def run_train(args: argparse.Namespace) -> int:
         num_labels=n_classes,
         architecture=settings["hidden"],
         seed=settings["seed"],
+        device=settings["device"],
     )
     fit_settings = {name: settings[name] for name in FIT_SETTINGS}
     fit_settings["grad_clip"] = fit_settings["grad_clip"] or None
@@ -313,7 +315,7 @@ def _draw_run_figures(
         path=run_dir / "misclassified.png",
     )
     plotting.plot_first_layer_weights(
-        network.model.layers[0].weight.value,
+        to_host(network.model.layers[0].weight.value),
         inputs_used=network.scaler.scale_ > 0,
         path=run_dir / "first_layer_weights.png",
     )
