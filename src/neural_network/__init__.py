@@ -52,12 +52,16 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """Import the scikit-learn estimator on first access, so that scikit-learn stays optional
+    """Import the scikit-learn estimators on first access, so that scikit-learn stays optional
     and ``import neural_network`` does not pay for importing it."""
     if name == "MLPClassifier":
         from .apps.estimators import MLPClassifier
 
         return MLPClassifier
+    if name == "MLPRegressor":
+        from .apps.estimators import MLPRegressor
+
+        return MLPRegressor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -133,4 +137,4 @@ __all__ = [
 # A star import must not fail without the optional scikit-learn: list the estimator only
 # where it can be imported (find_spec does not import scikit-learn).
 if importlib.util.find_spec("sklearn") is not None:
-    __all__.append("MLPClassifier")
+    __all__ += ["MLPClassifier", "MLPRegressor"]
