@@ -8,7 +8,6 @@ from typing import Any
 
 from ..checks import is_finite_number
 
-
 # Validation is optional, and a regression run measures no accuracy.
 _MAY_BE_EMPTY = frozenset({"val_loss", "val_accuracy", "train_accuracy"})
 

@@ -78,8 +78,7 @@ def check_dataset(
         )
     if np.shape(labels)[:1] != (len(x),):
         raise ValueError(
-            f"labels must have one entry per row of {what} ({len(x)}); "
-            f"got shape {np.shape(labels)}"
+            f"labels must have one entry per row of {what} ({len(x)}); got shape {np.shape(labels)}"
         )
     if len(x) == 0:
         raise ValueError(f"{what} holds no samples")
@@ -110,7 +109,7 @@ def check_sample_weight(sample_weight, n_samples: int, *, what: str = "sample_we
     if not np.isfinite(weights).all() or (weights < 0).any():
         raise ValueError(f"{what} must be finite and non-negative")
     if not weights.any():
-        raise ValueError(f"{what} is 0 for every sample: nothing to train on")
+        raise ValueError(f"{what} is zero for every sample: nothing to train on")
     return weights
 
 

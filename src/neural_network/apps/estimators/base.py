@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from ...train.loop import check_sample_weight, fit
 from .files import check_architecture
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
+DTYPES = ("float32", "float64")
 # The cosine schedule anneals to this fraction of lr, and stays there for later partial_fit
 # calls: at 0 they would not train at all.
 COSINE_FLOOR = 0.01
@@ -101,7 +102,8 @@ class BaseMLP(BaseEstimator):
         raise NotImplementedError
 
     _stratify = False
-    _validate_kwargs: dict = {}
+    # Keyword arguments of validate_data for y (the regressor's allow 2-D numeric y).
+    _validate_kwargs: ClassVar[dict] = {}
 
     def _check_params(self) -> dict:
         """Validate the constructor parameters (scikit-learn defers this to ``fit``)."""
@@ -140,6 +142,7 @@ class BaseMLP(BaseEstimator):
             "min_delta": check_real("min_delta", self.min_delta, "[0, inf)"),
             "scale_inputs": check_bool("scale_inputs", self.scale_inputs),
             "warm_start": check_bool("warm_start", self.warm_start),
+            "dtype": _check_dtype(self.dtype),
         }
 
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
@@ -147,7 +150,12 @@ class BaseMLP(BaseEstimator):
         settings = self._check_params()
         continuing = hasattr(self, "model_") and (incremental or settings["warm_start"])
         X, y = validate_data(
-            self, X, y, dtype=(np.float64, np.float32), reset=not continuing, **self._validate_kwargs
+            self,
+            X,
+            y,
+            dtype=(np.float64, np.float32),
+            reset=not continuing,
+            **self._validate_kwargs,
         )
         weights = check_sample_weight(sample_weight, len(X))
         X, y, weights = _drop_unweighted(X, y, weights)
@@ -195,7 +203,8 @@ class BaseMLP(BaseEstimator):
 
     def _initialize(self, X: np.ndarray, rng: np.random.Generator, settings: dict) -> None:
         """Fit the input scaler and build a new network, with a fresh History."""
-        self.scaler_ = MinMaxScaler(np.float32).fit(X) if settings["scale_inputs"] else None
+        dtype = settings["dtype"]
+        self.scaler_ = MinMaxScaler(dtype).fit(X) if settings["scale_inputs"] else None
         self.model_: Sequential = self._build_network(X.shape[1], settings, rng)
         self.history_ = History()
         self._rng = rng
@@ -213,6 +222,7 @@ class BaseMLP(BaseEstimator):
             activation=self.activation,
             dropout=settings["dropout"] or None,
             rng=rng,
+            dtype=settings["dtype"],
         )
 
     def _check_continuation(self, settings: dict) -> None:
@@ -247,7 +257,7 @@ class BaseMLP(BaseEstimator):
     def _scale(self, X: np.ndarray) -> np.ndarray:
         if self.scaler_ is not None:
             return self.scaler_.transform(X)
-        return np.ascontiguousarray(X, dtype=np.float32)
+        return np.ascontiguousarray(X, dtype=self.model_.dtype)
 
     def _split_validation(self, x, targets, weights, settings: dict):
         """Hold out ``validation_fraction`` of the samples (stratified by class for the
@@ -335,6 +345,12 @@ class BaseMLP(BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
+
+
+def _check_dtype(dtype) -> np.dtype:
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return np.dtype(dtype)
+    raise ValueError(f"Unknown dtype {dtype!r}; expected one of {list(DTYPES)}")
 
 
 def _drop_unweighted(X, targets, weights):

@@ -40,9 +40,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a ``Dense``
     output to one logit per class, trained on softmax cross-entropy with mini-batches, by
-    this library's :func:`~neural_network.fit` in float32. Labels may be of any type
-    scikit-learn accepts for classification (ints, strings, ...): they are encoded as
-    ``classes_`` (sorted) and decoded again by :meth:`predict`.
+    this library's :func:`~neural_network.fit` in float32 (or float64, see ``dtype``).
+    Labels may be of any type scikit-learn accepts for classification (ints, strings,
+    ...): they are encoded as ``classes_`` (sorted) and decoded again by :meth:`predict`.
 
     Training runs for ``epochs`` epochs. With ``early_stopping``, a stratified
     ``validation_fraction`` of the training data is held out, training stops after
@@ -90,6 +90,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         warm_start: Let :meth:`fit` continue from the fitted network (with a fresh
             optimiser, as scikit-learn does) instead of starting a new one; the parameters
             that shape the network must not change in between.
+        dtype: ``"float32"`` (fast) or ``"float64"`` for the network and training: in
+            float64 weighting a sample 2 and repeating it agree to rounding (1e-12), as
+            scikit-learn's checks ask; in float32, to about 1e-6.
         class_weight: ``None``, ``"balanced"`` (class ``c`` weighs ``n / (n_classes * n_c)``,
             counted in sample weights; not available in :meth:`partial_fit`) or a dict
             ``{label: weight}`` (labels left out weigh 1).
@@ -142,6 +145,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         min_delta: float = 0.0,
         scale_inputs: bool = True,
         warm_start: bool = False,
+        dtype: str = "float32",
         class_weight: dict | str | None = None,
         random_state=None,
         verbose: bool = False,
@@ -164,6 +168,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.min_delta = min_delta
         self.scale_inputs = scale_inputs
         self.warm_start = warm_start
+        self.dtype = dtype
         self.class_weight = class_weight
         self.random_state = random_state
         self.verbose = verbose

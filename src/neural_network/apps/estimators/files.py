@@ -35,7 +35,7 @@ COMMON_KEYS = frozenset(
 )
 # Parameters added after the first model files were written, and the values those files
 # were trained with.
-_ADDED_PARAMS = {"warm_start": False, "class_weight": None}
+_ADDED_PARAMS = {"warm_start": False, "class_weight": None, "dtype": "float32"}
 
 
 def save_estimator(
@@ -49,9 +49,7 @@ def save_estimator(
 ) -> None:
     """Write a fitted estimator to ``path``, with its kind's own ``config`` and ``arrays``."""
     params = {key: _json_param(value) for key, value in estimator.get_params().items()}
-    check_architecture(
-        estimator.model_, params, estimator.n_features_in_, estimator._n_outputs
-    )
+    check_architecture(estimator.model_, params, estimator.n_features_in_, estimator._n_outputs)
     feature_names = getattr(estimator, "feature_names_in_", None)
     common = {
         "params": params,
@@ -140,7 +138,7 @@ def restore_estimator(
         state = dict(
             zip(("min", "scale"), (model_file.arrays[k] for k in SCALER_ARRAYS), strict=True)
         )
-        estimator.scaler_ = MinMaxScaler.from_state(state, dtype=np.float32)
+        estimator.scaler_ = MinMaxScaler.from_state(state, dtype=settings["dtype"])
     estimator.history_ = read_history(config["history"])
     n_epochs = len(estimator.history_)
     schedule_start = config.get("schedule_start", 0)
@@ -151,6 +149,7 @@ def restore_estimator(
         raise ModelFileError(f"best_epoch {best_epoch!r} is not an epoch of the history")
     estimator._schedule_start = schedule_start
     estimator._early_stopping = None
+    estimator._rng = np.random.default_rng(params["random_state"])
     return estimator, settings
 
 
@@ -207,6 +206,7 @@ def check_architecture(
             activation=params["activation"],
             dropout=params["dropout"] or None,
             rng=np.random.default_rng(0),
+            dtype=params.get("dtype", "float32"),
         ).get_config()
     except (TypeError, ValueError) as problem:
         raise error(f"the parameters do not describe a network: {problem}") from None

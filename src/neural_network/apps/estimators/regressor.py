@@ -4,6 +4,7 @@ error (or the Huber loss), for one or many real targets."""
 from __future__ import annotations
 
 import os
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import RegressorMixin
@@ -42,9 +43,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a linear
     ``Dense`` output with one unit per target, trained with mini-batches by this library's
-    :func:`~neural_network.fit` in float32. ``y`` may be ``(n_samples,)`` or
-    ``(n_samples, n_outputs)``; :meth:`predict` returns the same shape. :meth:`score` is R²
-    (averaged uniformly over the outputs).
+    :func:`~neural_network.fit` in float32 (or float64, see ``dtype``). ``y`` may be
+    ``(n_samples,)`` or ``(n_samples, n_outputs)``; :meth:`predict` returns the same shape.
+    :meth:`score` is R² (averaged uniformly over the outputs).
 
     The loss is the (weighted) mean over samples of ``(1/2k) * sum_j r_j**2`` (half the
     squared error over ``k`` outputs, the loss scikit-learn's ``MLPRegressor`` reports), or
@@ -96,6 +97,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         min_delta: float = 0.0,
         scale_inputs: bool = True,
         warm_start: bool = False,
+        dtype: str = "float32",
         random_state=None,
         verbose: bool = False,
     ):
@@ -120,10 +122,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.min_delta = min_delta
         self.scale_inputs = scale_inputs
         self.warm_start = warm_start
+        self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
 
-    _validate_kwargs = {"multi_output": True, "y_numeric": True}
+    _validate_kwargs: ClassVar[dict] = {"multi_output": True, "y_numeric": True}
 
     def fit(self, X, y, sample_weight=None) -> MLPRegressor:
         """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
@@ -209,6 +212,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         estimator._validation_r2 = list(scores)
         finish_restoring(estimator, config)
         return estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
 
     def _check_params(self) -> dict:
         if self.loss not in LOSSES:

@@ -70,5 +70,5 @@ def combine_weights(
         return sample_weight
     weights = per_class[labels] if sample_weight is None else sample_weight * per_class[labels]
     if not weights.any():
-        raise ValueError("every sample has weight 0 once class_weight applies")
+        raise ValueError("every sample has weight zero once class_weight applies")
     return weights
