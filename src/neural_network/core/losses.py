@@ -201,8 +201,8 @@ class HalfSquaredError:
             )
         n, k = outputs.shape
         residual = outputs - targets
-        loss = _weighted_mean(self.element_loss(residual).mean(axis=1), sample_weight)
         scale = _batch_weights(sample_weight, n, residual.dtype)
+        loss = _weighted_mean(self.element_loss(residual).mean(axis=1), sample_weight)
         grad = self.element_grad(residual)
         grad *= residual.dtype.type(scale / k) if isinstance(scale, float) else scale / k
         self._grad = grad

@@ -186,7 +186,8 @@ def fit(
             ``(n_samples, n_outputs)`` in place of labels; then no accuracy is recorded.
         sample_weight: ``(n_samples,)`` non-negative weights: each batch's loss is the
             weighted mean of its samples' losses, and the History's train loss and accuracy
-            are weighted means. Samples of weight 0 are left out of training.
+            are weighted means. Samples of weight 0 are left out of training; equal weights
+            train exactly as no weights.
 
     Returns:
         The History of the run (``history`` itself when given).
@@ -212,6 +213,8 @@ def fit(
     if sample_weight is not None and not sample_weight.all():
         kept = np.flatnonzero(sample_weight)
         x, labels, sample_weight = x[kept], labels[kept], sample_weight[kept]
+    if sample_weight is not None and (sample_weight == sample_weight[0]).all():
+        sample_weight = None  # equal weights are the plain mean: take its exact arithmetic
     if validation_data is not None:
         validation_data = _check_validation_data(model, validation_data, loss)
     run = TrainingRun(
