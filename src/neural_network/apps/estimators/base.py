@@ -179,7 +179,8 @@ class BaseMLP(BaseEstimator):
                 self._early_stopping = EarlyStopping(
                     settings["patience"], settings["min_delta"], monitor="val_loss"
                 )
-            self._early_stopping.wait, self._early_stopping.stopped = 0, False
+            if not incremental:  # each fit call has its patience; partial_fit calls share it
+                self._early_stopping.wait, self._early_stopping.stopped = 0, False
         epochs_before = len(self.history_)
         if not incremental:
             self._schedule_start = epochs_before
