@@ -129,6 +129,7 @@ def test_the_kind_is_loaded_lazily_and_checked(tmp_path, rng):
         ({"huber_delta": 0.0}, "huber_delta"),
         ({"standardize_targets": "yes"}, "standardize_targets"),
         ({"dtype": "float16"}, "dtype"),
+        ({"init": "zeros"}, "init"),
     ],
 )
 def test_invalid_parameters_are_rejected_in_fit(params, message):

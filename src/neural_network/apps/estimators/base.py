@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ...checks import check_bool, check_positive_int, check_real
 from ...core.activations import get_activation
+from ...core.initializers import INITIALIZERS
 from ...core.model import Sequential, build_mlp
 from ...data.preprocessing import MinMaxScaler
 from ...optim.optimizers import Optimizer, get_optimizer
@@ -117,6 +118,10 @@ class BaseMLP(BaseEstimator):
         hidden = [check_positive_int("hidden_layer_sizes entries", units) for units in hidden]
         get_activation(self.activation)
         get_optimizer(self.optimizer)
+        if self.init is not None and self.init not in INITIALIZERS:
+            raise ValueError(
+                f"Unknown init {self.init!r}; expected None or one of {sorted(INITIALIZERS)}"
+            )
         if self.schedule not in SCHEDULE_NAMES:
             raise ValueError(
                 f"Unknown schedule {self.schedule!r}; expected one of {list(SCHEDULE_NAMES)}"
@@ -222,6 +227,7 @@ class BaseMLP(BaseEstimator):
             self._n_outputs,
             activation=self.activation,
             dropout=settings["dropout"] or None,
+            init=self.init,
             rng=rng,
             dtype=settings["dtype"],
         )

@@ -60,7 +60,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         hidden_layer_sizes: Units of each hidden layer, e.g. ``(512, 256, 128)``; an int means
             one layer, ``()`` gives multinomial logistic regression.
         activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or
-            ``"tanh"``. Weights use He initialisation for the ReLU family, Glorot otherwise.
+            ``"tanh"``.
         lr: Initial learning rate.
         epochs: Maximum number of passes over the training data.
         batch_size: Samples per step (capped at the number of training samples).
@@ -68,6 +68,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             (added to the gradient before the optimiser, so with Adam this is not AdamW).
         dropout: Probability of *dropping* a hidden unit while training (inverted dropout,
             so prediction needs no rescaling); 0 disables it.
+        init: The weights' initialiser, a key of ``neural_network.INITIALIZERS``; ``None``
+            takes the activation's (He for the ReLU family, Glorot otherwise).
+            ``"xavier_uniform"`` is scikit-learn's choice for every activation.
         clip_norm: Clip all gradients together to this global L2 norm; ``None`` disables it.
         optimizer: ``"adam"`` (betas 0.9, 0.999) or ``"sgd"`` (momentum 0.9).
         schedule: Learning-rate schedule over epochs: ``None`` or ``"constant"`` keeps ``lr``,
@@ -134,6 +137,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         batch_size: int = 128,
         l2: float = 1e-4,
         dropout: float = 0.0,
+        init: str | None = None,
         clip_norm: float | None = 5.0,
         optimizer: str = "adam",
         schedule: str | None = None,
@@ -157,6 +161,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.batch_size = batch_size
         self.l2 = l2
         self.dropout = dropout
+        self.init = init
         self.clip_norm = clip_norm
         self.optimizer = optimizer
         self.schedule = schedule

@@ -35,7 +35,7 @@ COMMON_KEYS = frozenset(
 )
 # Parameters added after the first model files were written, and the values those files
 # were trained with.
-_ADDED_PARAMS = {"warm_start": False, "class_weight": None, "dtype": "float32"}
+_ADDED_PARAMS = {"warm_start": False, "class_weight": None, "dtype": "float32", "init": None}
 
 
 def save_estimator(
@@ -205,6 +205,7 @@ def check_architecture(
             n_outputs,
             activation=params["activation"],
             dropout=params["dropout"] or None,
+            init=params.get("init"),
             rng=np.random.default_rng(0),
             dtype=params.get("dtype", "float32"),
         ).get_config()

@@ -86,6 +86,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         batch_size: int = 128,
         l2: float = 1e-4,
         dropout: float = 0.0,
+        init: str | None = None,
         clip_norm: float | None = 5.0,
         optimizer: str = "adam",
         schedule: str | None = None,
@@ -111,6 +112,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self.batch_size = batch_size
         self.l2 = l2
         self.dropout = dropout
+        self.init = init
         self.clip_norm = clip_norm
         self.optimizer = optimizer
         self.schedule = schedule
