@@ -2,11 +2,12 @@
 
 Both get the same network (hidden layers, ReLU, Glorot-uniform initial weights, Adam at the
 same learning rate, the same mini-batch size, the same L2 in each one's convention, the same
-number of epochs with no early stopping), the same standardised inputs and standardised targets (ours by
-``standardize_targets``, scikit-learn's through ``TransformedTargetRegressor``), on a
-75/25 split. For each seed the two fit in turns, so machine load falls on both alike; the
-script prints one JSON line per dataset and model, with the held-out R² (mean and range over
-the seeds) and the median fit time, then a Markdown table.
+number of epochs with no early stopping), the same standardised inputs and standardised
+targets (ours by ``standardize_targets``, scikit-learn's through
+``TransformedTargetRegressor``), on a 75/25 split. For each seed the two fit in turns, so
+machine load falls on both alike; the script prints one JSON line per dataset and model,
+with the held-out R² (mean and range over the seeds) and the median fit time, then a
+Markdown table.
 
 Datasets: scikit-learn's bundled diabetes set (442 samples, 10 features), a synthetic
 Friedman #1 set (``make_friedman1``, 20,000 samples, 10 features, noise 1), and California
