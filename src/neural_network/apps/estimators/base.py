@@ -181,9 +181,9 @@ class BaseMLP(BaseEstimator):
                 x, targets, weights, settings
             )
             if self._early_stopping is None:
-                self._early_stopping = EarlyStopping(
-                    settings["patience"], settings["min_delta"], monitor="val_loss"
-                )
+                self._early_stopping = EarlyStopping(monitor="val_loss")
+            stopping = self._early_stopping  # set_params may have changed these since
+            stopping.patience, stopping.min_delta = settings["patience"], settings["min_delta"]
             if not incremental:  # each fit call has its patience; partial_fit calls share it
                 self._early_stopping.wait, self._early_stopping.stopped = 0, False
         epochs_before = len(self.history_)
