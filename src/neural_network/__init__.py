@@ -5,7 +5,7 @@ MNIST is bundled: ``(x_train, y_train), (x_test, y_test) = load_mnist()``.
 
 The package is laid out in layers, each importing only the ones below it::
 
-    apps    NeuralNetwork, MLPClassifier, presets, plotting, the CLI and its web demo
+    apps    NeuralNetwork, MLPClassifier, MLPRegressor, presets, plotting, the CLI, web demo
     io      model files, atomic writes, checkpoints
     train   fit, evaluate, History, callbacks
     optim   optimisers, schedules, constraints, and the plain reference step

@@ -1,5 +1,5 @@
 """Applications on top of the library: the classic ``NeuralNetwork`` API, the scikit-learn
-estimator, training presets, plotting, the ``neural-network`` command and its web demo.
+estimators, training presets, plotting, the ``neural-network`` command and its web demo.
 
 The model kinds these applications save are registered here, with loaders that are imported
 only when a file of that kind is read (scikit-learn stays optional).
