@@ -117,3 +117,17 @@ def test_class_weight_dict_survives_the_model_file(tmp_path, rng):
     clf = MLPClassifier((4,), epochs=2, class_weight={"a": 2.0}, random_state=0).fit(x, y)
     clf.save(tmp_path / "clf.npz")
     assert load_model(tmp_path / "clf.npz").get_params()["class_weight"] == {"a": 2.0}
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+def test_in_float32_weights_and_repeats_agree_to_float32_rounding(rng, estimator):
+    """What scikit-learn's sample-weight equivalence check measures, at float32's tolerance
+    (the check's 1e-7 is below float32 rounding; the float64 instances pass it)."""
+    x, y = _data(rng, estimator)
+    params = {**FULL_BATCH, "dtype": "float32", "epochs": 20, "random_state": 0}
+    weighted = estimator(**params).fit(x, y, sample_weight=COUNTS)
+    repeated = estimator(**params).fit(np.repeat(x, COUNTS, axis=0), np.repeat(y, COUNTS, axis=0))
+    predict = "predict_proba" if estimator is MLPClassifier else "predict"
+    np.testing.assert_allclose(
+        getattr(weighted, predict)(x), getattr(repeated, predict)(x), rtol=1e-5, atol=1e-6
+    )
