@@ -5,7 +5,7 @@ MNIST is bundled: ``(x_train, y_train), (x_test, y_test) = load_mnist()``.
 
 The package is laid out in layers, each importing only the ones below it::
 
-    apps    NeuralNetwork, MLPClassifier, presets, plotting, the CLI and its web demo
+    apps    NeuralNetwork, MLPClassifier, MLPRegressor, presets, plotting, the CLI, web demo
     io      model files, atomic writes, checkpoints
     train   fit, evaluate, History, callbacks
     optim   optimisers, schedules, constraints, and the plain reference step
@@ -53,12 +53,16 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """Import the scikit-learn estimator on first access, so that scikit-learn stays optional
+    """Import the scikit-learn estimators on first access, so that scikit-learn stays optional
     and ``import neural_network`` does not pay for importing it."""
     if name == "MLPClassifier":
         from .apps.estimators import MLPClassifier
 
         return MLPClassifier
+    if name == "MLPRegressor":
+        from .apps.estimators import MLPRegressor
+
+        return MLPRegressor
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -136,4 +140,4 @@ __all__ = [
 # A star import must not fail without the optional scikit-learn: list the estimator only
 # where it can be imported (find_spec does not import scikit-learn).
 if importlib.util.find_spec("sklearn") is not None:
-    __all__.append("MLPClassifier")
+    __all__ += ["MLPClassifier", "MLPRegressor"]

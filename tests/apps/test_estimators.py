@@ -1,4 +1,7 @@
-"""MLPClassifier: scikit-learn's own estimator checks, pipelines, grid search, partial_fit."""
+"""MLPClassifier: scikit-learn's own estimator checks, pipelines, grid search, partial_fit.
+
+The regressor, the weights and warm starts have their own test modules.
+"""
 
 import os
 import pickle
@@ -18,7 +21,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from neural_network import MLPClassifier, Sequential, load_model  # noqa: E402
+from neural_network import MLPClassifier, MLPRegressor, Sequential, load_model  # noqa: E402
 from neural_network.io.model_files import (  # noqa: E402
     ModelFileError,
     read_model_file,
@@ -27,12 +30,25 @@ from neural_network.io.model_files import (  # noqa: E402
 
 
 def expected_failed_checks(estimator) -> dict[str, str]:
-    """Checks known to fail, with the reason; none at present."""
-    return {}
+    """Checks known to fail, with the reason: in float32, fitting with integer weights and
+    fitting on repeated samples agree to float32 rounding only (about 4e-7 relative after
+    100 epochs), and the check asks 1e-7. The float64 instance passes it."""
+    if estimator.dtype == "float64":
+        return {}
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "float32 training agrees with repeated samples to float32 rounding, not 1e-7"
+        )
+    }
 
 
 @parametrize_with_checks(
-    [MLPClassifier(random_state=0)],
+    [
+        MLPClassifier(random_state=0),
+        MLPClassifier(random_state=0, dtype="float64"),
+        MLPRegressor(random_state=0),
+        MLPRegressor(random_state=0, dtype="float64"),
+    ],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_estimator_checks(estimator, check):
@@ -58,8 +74,9 @@ def test_fitted_attributes_and_string_labels(rng):
     assert clf.n_features_in_ == 4
     assert isinstance(clf.model_, Sequential)
     assert clf.n_iter_ == len(clf.loss_curve_) == 5
-    assert clf.val_loss_curve_ == clf.validation_scores_ == []
+    assert clf.val_loss_curve_ is clf.validation_scores_ is None
     assert clf.best_validation_score_ is None
+    assert clf.best_loss_ == min(clf.loss_curve_)
     assert set(clf.predict(x)) <= {"neg", "pos"}
     np.testing.assert_allclose(clf.predict_proba(x).sum(axis=1), 1.0)
 
@@ -116,6 +133,7 @@ def test_early_stopping_restores_best_epoch(rng):
     clf.set_params(random_state=0).fit(x, y)
     assert clf.n_iter_ == len(clf.val_loss_curve_) == len(clf.validation_scores_)
     assert clf.n_iter_ < 60
+    assert clf.best_loss_ is None
     assert clf.val_loss_curve_[clf.best_epoch_ - 1] == min(clf.val_loss_curve_)
     assert clf.best_validation_score_ == clf.validation_scores_[clf.best_epoch_ - 1]
 
@@ -127,7 +145,8 @@ def test_partial_fit_continues_one_epoch_per_call(rng):
         clf.partial_fit(x, y)
     clf.partial_fit(x[:20], y[:20], classes=["a", "b", "c"])
     clf.partial_fit(x[20:], y[20:])
-    assert clf.n_iter_ == 2
+    assert clf.n_iter_ == 1  # as scikit-learn: the epochs of the last call
+    assert len(clf.history_) == len(clf.loss_curve_) == 2
     assert list(clf.classes_) == ["a", "b", "c"]
     with pytest.raises(ValueError, match="not in classes"):
         clf.partial_fit(x[:5], ["a", "b", "c", "d", "a"])
@@ -138,7 +157,7 @@ def test_partial_fit_continues_one_epoch_per_call(rng):
     weights = clf.model_
     clf.partial_fit(x, y)
     assert clf.model_ is weights
-    assert clf.n_iter_ == clf.epochs + 1
+    assert len(clf.loss_curve_) == clf.epochs + 1
 
 
 def test_pickle_round_trip_predicts_the_same(rng):
@@ -192,7 +211,7 @@ def test_save_and_load_model_round_trip(tmp_path, rng, labels, params):
         clf.best_validation_score_,
     )
     loaded.partial_fit(x, y)  # a fresh optimiser continues from the loaded weights
-    assert loaded.n_iter_ == clf.n_iter_ + 1
+    assert len(loaded.loss_curve_) == len(clf.loss_curve_) + 1
 
 
 def test_load_model_in_a_fresh_process(tmp_path, rng):

@@ -267,6 +267,9 @@ def test_resume_refuses_other_settings(checkpoint):
         fit(model, x, labels, batch_size=32, **kwargs)
     with pytest.raises(ValueError, match="data"):
         fit(model, x[::-1], labels, batch_size=16, **kwargs)
+    with pytest.raises(ValueError, match="data"):
+        weights = np.linspace(1, 2, len(x))
+        fit(model, x, labels, batch_size=16, sample_weight=weights, **kwargs)
     with pytest.raises(ValueError, match="optimizer"):
         fit(model, x, labels, **{**kwargs, "optimizer": SGD(model.flat, lr=0.01)}, batch_size=16)
     other_l2 = Adam(model.flat, lr=0.01, l2=1e-2, clip_norm=5.0)

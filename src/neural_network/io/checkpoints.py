@@ -100,16 +100,20 @@ def run_settings(run: TrainingRun) -> dict:
     """What a resumed run must share with the run that wrote the checkpoint, as JSON.
 
     The optimiser's settings (not ``lr``, which a schedule changes and the checkpoint
-    restores), the batch size, every callback's ``get_config()``, and the data, summarised
-    by their shapes and a CRC-32 of their bytes. ``epochs`` is not part of it: a run may be
-    resumed for more epochs.
+    restores), the batch size, every callback's ``get_config()``, and the data (with the
+    sample weights, if any), summarised by their shapes and a CRC-32 of their bytes.
+    ``epochs`` is not part of it: a run may be resumed for more epochs.
     """
     optimizer_config = {k: v for k, v in run.optimizer.get_config().items() if k != "lr"}
     configs = {key: callback.get_config() for key, callback in _keyed(run.callbacks).items()}
     settings = {
         "optimizer": {"type": type(run.optimizer).__name__, **optimizer_config},
         "batch_size": run.batch_size,
-        "data": _fingerprint((run.x, run.labels)),
+        "data": _fingerprint(
+            (run.x, run.labels)
+            if run.sample_weight is None
+            else (run.x, run.labels, run.sample_weight)
+        ),
         "validation_data": None
         if run.validation_data is None
         else _fingerprint(run.validation_data),

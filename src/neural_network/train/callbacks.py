@@ -349,7 +349,7 @@ class TimeBudget(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over epochs on stderr, with the latest loss and accuracies.
+    """A tqdm bar over epochs on stderr, with the latest loss and accuracies (if measured).
 
     Args:
         desc: A label in front of the bar.
@@ -370,7 +370,9 @@ class ProgressBar(Callback):
 
     def on_epoch_end(self, run: TrainingRun) -> None:
         last = run.history.last()
-        postfix = {"loss": f"{last['train_loss']:.4f}", "acc": f"{last['train_accuracy']:.4f}"}
+        postfix = {"loss": f"{last['train_loss']:.4f}"}
+        if run.history.train_accuracy:  # a regression run measures none
+            postfix["acc"] = f"{last['train_accuracy']:.4f}"
         if run.history.val_accuracy:
             postfix["val_acc"] = f"{last['val_accuracy']:.4f}"
         self._bar.set_postfix(postfix, refresh=False)

@@ -8,6 +8,9 @@ from typing import Any
 
 from ..checks import is_finite_number
 
+# Validation is optional, and a regression run measures no accuracy.
+_MAY_BE_EMPTY = frozenset({"val_loss", "val_accuracy", "train_accuracy"})
+
 
 @dataclass
 class History:
@@ -28,6 +31,7 @@ class History:
     lr: list[float] = field(default_factory=list)
     grad_norm: list[float] = field(default_factory=list)
     epoch_time: list[float] = field(default_factory=list)
+    # A regression run (``fit`` with a regression loss) leaves both accuracy lists empty.
 
     def __len__(self) -> int:
         return len(self.epoch)
@@ -46,7 +50,7 @@ class History:
         Raises:
             ValueError: unless ``data`` has exactly the fields of a History, each a list of
                 finite numbers, epochs ``1..n`` and one value per epoch in every field (the
-                validation fields may be empty).
+                validation fields and ``train_accuracy`` may be empty).
         """
         names = {f.name for f in fields(cls)}
         if not isinstance(data, dict) or set(data) != names:
@@ -58,6 +62,6 @@ class History:
         if data["epoch"] != list(range(1, n + 1)):
             raise ValueError("history epochs must count 1, 2, ... n")
         for key, values in data.items():
-            if len(values) != n and not (key.startswith("val_") and not values):
+            if len(values) != n and not (key in _MAY_BE_EMPTY and not values):
                 raise ValueError(f"history {key!r} has {len(values)} values for {n} epochs")
         return cls(**{key: list(values) for key, values in data.items()})

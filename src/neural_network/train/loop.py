@@ -3,7 +3,7 @@
 One training step is, in the math's order::
 
     logits = model.forward(x_batch, training=True)
-    loss = criterion.forward(logits, y_batch)          # mean cross-entropy
+    loss = criterion.forward(logits, y_batch)          # mean cross-entropy (by default)
     model.backward(criterion.backward())               # fills every Parameter.grad
     penalty, grad_norm = optimizer.step()              # + L2, clipping, the update rule
 
@@ -20,12 +20,13 @@ import math
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
-from ..checks import as_class_ids, check_positive_int
+from ..checks import check_positive_int
 from ..core.devices import array_module
-from ..core.losses import SoftmaxCrossEntropy, log_softmax
+from ..core.losses import SoftmaxCrossEntropy
 from ..core.model import Sequential
 from ..optim.device_step import move_optimizer_state
 from ..optim.optimizers import Optimizer
@@ -47,53 +48,114 @@ def minibatches(
 
 
 def check_dataset(
-    model: Sequential, x, labels, *, what: str = "x"
+    model: Sequential, x, labels, *, what: str = "x", loss: Any = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a dataset for ``model`` and return it as (float array, int labels).
+    """Validate a dataset for ``model`` and return it as (float array, targets).
+
+    The targets are what ``loss`` takes (its ``check_targets``): integer class ids in
+    ``[0, n_classes)`` for the default cross-entropy, real ``(n_samples, n_outputs)`` values
+    in the model's dtype for a regression loss.
 
     Raises:
         ValueError: wrong dimensions, sample counts that disagree, non-finite values, or
-            labels that are not integers in ``[0, n_classes)``.
+            targets the loss does not take.
     """
+    loss = SoftmaxCrossEntropy if loss is None else loss
     x = np.asarray(x)
-    labels = np.asarray(labels)
     if x.ndim != 2:
         raise ValueError(f"{what} must be 2-D (n_samples, n_features); got shape {x.shape}")
     if x.shape[1] != model.n_features:
         raise ValueError(
             f"{what} has {x.shape[1]} features but the model expects {model.n_features}"
         )
-    if labels.ndim != 1 or len(labels) != len(x):
+    if np.shape(labels)[:1] != (len(x),):
         raise ValueError(
-            f"labels must be 1-D with one entry per row of {what} ({len(x)}); "
-            f"got shape {labels.shape}"
+            f"labels must have one entry per row of {what} ({len(x)}); got shape {np.shape(labels)}"
         )
     if len(x) == 0:
         raise ValueError(f"{what} holds no samples")
-    labels = as_class_ids(labels, model.n_classes)
+    labels = loss.check_targets(labels, model.n_classes)
+    if not loss.classifies:
+        labels = np.ascontiguousarray(labels, dtype=model.dtype)
     x = np.ascontiguousarray(x, dtype=model.dtype)
     if not np.isfinite(x).all():
         raise ValueError(f"{what} holds NaN or infinite values")
     return x, labels
 
 
+def check_sample_weight(sample_weight, n_samples: int, *, what: str = "sample_weight"):
+    """``sample_weight`` as a float64 ``(n_samples,)`` array, or ``None`` for ``None``.
+
+    Raises:
+        ValueError: unless the weights are finite, non-negative, one per sample, and not all 0.
+    """
+    if sample_weight is None:
+        return None
+    weights = np.asarray(sample_weight)
+    if weights.ndim != 1 or len(weights) != n_samples or weights.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{what} must be {n_samples} real numbers, one per sample; got shape "
+            f"{weights.shape} of dtype {weights.dtype}"
+        )
+    weights = weights.astype(np.float64)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise ValueError(f"{what} must be finite and non-negative")
+    if not weights.any():
+        raise ValueError(f"{what} is zero for every sample: nothing to train on")
+    return weights
+
+
+def _check_device_run(
+    loss: Any, sample_weight: np.ndarray | None, weighted_validation: bool = False
+) -> None:
+    """The device loop trains and evaluates unweighted classifiers only."""
+    if not (loss is None or loss is SoftmaxCrossEntropy or isinstance(loss, SoftmaxCrossEntropy)):
+        raise ValueError(
+            f"a model on a GPU trains with softmax cross-entropy only, not {loss!r}; "
+            "train a regression model on the CPU (device='cpu')"
+        )
+    if sample_weight is not None or weighted_validation:
+        raise ValueError(
+            "sample weights are not supported for a model on a GPU yet; train it on the CPU "
+            "(device='cpu')"
+        )
+
+
 def evaluate(
-    model: Sequential, x: np.ndarray, labels: np.ndarray, *, batch_size: int = 2048
-) -> tuple[float, float]:
-    """Mean cross-entropy (without L2) and accuracy of ``model`` on ``(x, labels)``,
-    forward only, in batches."""
+    model: Sequential,
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int = 2048,
+    loss: Any = None,
+    sample_weight: np.ndarray | None = None,
+) -> tuple[float, float | None]:
+    """Mean loss (without L2) and accuracy of ``model`` on ``(x, labels)``, forward only,
+    in batches; weighted means with ``sample_weight``.
+
+    ``loss`` is the criterion, cross-entropy by default; for a regression loss the accuracy
+    is ``None``.
+    """
     if model.device != "cpu":
+        _check_device_run(loss, sample_weight)
         return evaluate_on_device(model, x, labels, batch_size=batch_size)
-    total_loss, correct = 0.0, 0
-    rows = np.arange(batch_size)
+    loss = SoftmaxCrossEntropy if loss is None else loss
+    weights = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, float)
+    total_loss = correct = 0.0
     for start in range(0, len(x), batch_size):
         x_batch = x[start : start + batch_size].astype(model.dtype, copy=False)
         batch_labels = labels[start : start + batch_size]
-        logits = model.forward(x_batch, training=False)
-        log_probs = log_softmax(logits)
-        total_loss -= float(log_probs[rows[: len(batch_labels)], batch_labels].sum())
-        correct += int(np.count_nonzero(logits.argmax(axis=1) == batch_labels))
-    return total_loss / len(x), correct / len(x)
+        batch_weights = weights[start : start + batch_size]
+        outputs = model.forward(x_batch, training=False)
+        per_sample = loss.per_sample(outputs, batch_labels)
+        if sample_weight is None:
+            total_loss += float(per_sample.sum())
+        else:
+            total_loss += float(np.dot(batch_weights, per_sample))
+        if loss.classifies:
+            correct += float(batch_weights[outputs.argmax(axis=1) == batch_labels].sum())
+    total = float(weights.sum())
+    return total_loss / total, (correct / total if loss.classifies else None)
 
 
 def fit(
@@ -108,8 +170,10 @@ def fit(
     rng: np.random.Generator | None = None,
     callbacks: Sequence[Callback] = (),
     history: History | None = None,
+    loss: Any = None,
+    sample_weight: np.ndarray | None = None,
 ) -> History:
-    """Train ``model`` with mini-batch gradient descent on softmax cross-entropy.
+    """Train ``model`` with mini-batch gradient descent on softmax cross-entropy (or ``loss``).
 
     Args:
         model: The network; its parameters are updated in place.
@@ -120,13 +184,21 @@ def fit(
         epochs: The epoch to stop after, counting the epochs of a ``history`` given or of a
             checkpoint resumed.
         batch_size: Samples per step; the last batch of an epoch may be smaller.
-        validation_data: ``(x_val, labels_val)`` evaluated after every epoch.
+        validation_data: ``(x_val, labels_val)`` evaluated after every epoch, or
+            ``(x_val, labels_val, weights_val)`` for weighted validation means.
         rng: Generator for shuffling (and for callbacks that draw); same seed, same run.
         callbacks: :class:`~neural_network.train.callbacks.Callback` objects, e.g.
             ``[LRSchedule(StepDecay(1e-3, 0.5, 10)), EarlyStopping(patience=8),
             ProgressBar()]``; see that module for the order of their hooks.
         history: Continue this History (its length is the number of epochs already done,
             with the same model, optimiser and generator).
+        loss: The criterion: ``SoftmaxCrossEntropy()`` by default, or a regression loss
+            (``HalfSquaredError()``, ``Huber(delta)``) with real targets
+            ``(n_samples, n_outputs)`` in place of labels; then no accuracy is recorded.
+        sample_weight: ``(n_samples,)`` non-negative weights: each batch's loss is the
+            weighted mean of its samples' losses, and the History's train loss and accuracy
+            are weighted means. Samples of weight 0 are left out of training; equal weights
+            train exactly as no weights.
 
     Returns:
         The History of the run (``history`` itself when given).
@@ -147,9 +219,19 @@ def fit(
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise TypeError(f"callbacks must be Callback instances; got {type(callback).__name__}")
-    x, labels = check_dataset(model, x, labels)
+    loss = SoftmaxCrossEntropy() if loss is None else loss
+    x, labels = check_dataset(model, x, labels, loss=loss)
+    sample_weight = check_sample_weight(sample_weight, len(x))
+    if sample_weight is not None and not sample_weight.all():
+        kept = np.flatnonzero(sample_weight)
+        x, labels, sample_weight = x[kept], labels[kept], sample_weight[kept]
+    if sample_weight is not None and (sample_weight == sample_weight[0]).all():
+        sample_weight = None  # equal weights are the plain mean: take its exact arithmetic
     if validation_data is not None:
-        validation_data = check_dataset(model, *validation_data, what="validation x")
+        validation_data = _check_validation_data(model, validation_data, loss)
+    if model.device != "cpu":
+        weighted_validation = validation_data is not None and len(validation_data) == 3
+        _check_device_run(loss, sample_weight, weighted_validation)
     run = TrainingRun(
         model=model,
         optimizer=optimizer,
@@ -161,6 +243,8 @@ def fit(
         history=history if history is not None else History(),
         epochs=epochs,
         callbacks=sorted(callbacks, key=lambda callback: callback.order),
+        loss=loss,
+        sample_weight=sample_weight,
     )
     try:
         for callback in run.callbacks:
@@ -171,6 +255,16 @@ def fit(
         raise
     _end_training(run, failing=False)
     return run.history
+
+
+def _check_validation_data(model: Sequential, validation_data, loss) -> tuple:
+    if len(validation_data) not in (2, 3):
+        raise ValueError("validation_data must be (x_val, labels_val[, weights_val])")
+    x_val, labels_val = check_dataset(model, *validation_data[:2], what="validation x", loss=loss)
+    if len(validation_data) == 2:
+        return x_val, labels_val
+    weights = check_sample_weight(validation_data[2], len(x_val), what="validation weights")
+    return x_val, labels_val, weights
 
 
 def _end_training(run: TrainingRun, *, failing: bool) -> None:
@@ -202,7 +296,7 @@ def _train(run: TrainingRun) -> None:
         return train_on_device(run)
     model, optimizer, flat = run.model, run.optimizer, run.model.flat
     x, labels, n_samples = run.x, run.labels, len(run.x)
-    criterion = SoftmaxCrossEntropy()
+    criterion, weights = run.loss, run.sample_weight
     batch_hooks = _overriding(run.callbacks, "on_batch_begin")
     step_hooks = _overriding(run.callbacks, "on_step_end")
     # The weights at the start of the epoch, restored if a step makes them non-finite.
@@ -217,16 +311,19 @@ def _train(run: TrainingRun) -> None:
         for callback in run.callbacks:
             callback.on_epoch_begin(run)
         started = time.perf_counter()
-        loss_sum = norm_sum = 0.0
-        correct = steps = 0
+        loss_sum = norm_sum = correct = 0.0
+        steps = 0
         for step, batch in enumerate(minibatches(n_samples, run.batch_size, run.rng), start=1):
             x_batch = np.take(x, batch, axis=0, out=x_batch_buffer[: len(batch)])
             for callback in batch_hooks:
                 x_batch = callback.on_batch_begin(x_batch, run)
             y_batch = labels[batch]
+            w_batch = None if weights is None else weights[batch]
             logits = model.forward(x_batch, training=True)
-            loss = criterion.forward(logits, y_batch)
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == y_batch))
+            loss = criterion.forward(logits, y_batch, w_batch)
+            if criterion.classifies:
+                hits = logits.argmax(axis=1) == y_batch
+                correct += np.count_nonzero(hits) if w_batch is None else w_batch[hits].sum()
             if not math.isfinite(loss):
                 _diverged(flat, last_finite, epoch, step, loss, math.nan)
             model.backward(criterion.backward())
@@ -236,7 +333,7 @@ def _train(run: TrainingRun) -> None:
             loss += penalty
             if not math.isfinite(grad_norm):
                 _diverged(flat, last_finite, epoch, step, loss, grad_norm)
-            loss_sum += loss * len(batch)
+            loss_sum += loss * (len(batch) if w_batch is None else w_batch.sum())
             norm_sum += grad_norm
             steps += 1
         # A finite gradient can still step a weight to infinity (SGD with a huge lr).
@@ -251,17 +348,23 @@ def _train(run: TrainingRun) -> None:
 def _record_epoch(
     run: TrainingRun, seconds: float, loss_sum: float, norm_sum: float, correct: int, steps: int
 ) -> None:
-    history, n_samples = run.history, len(run.x)
+    history = run.history
+    total = len(run.x) if run.sample_weight is None else float(run.sample_weight.sum())
     history.epoch_time.append(seconds)
     history.epoch.append(run.epoch)
-    history.train_loss.append(loss_sum / n_samples)
-    history.train_accuracy.append(correct / n_samples)
+    history.train_loss.append(float(loss_sum / total))
+    if run.loss.classifies:
+        history.train_accuracy.append(float(correct / total))
     history.lr.append(run.optimizer.lr)
     history.grad_norm.append(norm_sum / steps)
     if run.validation_data is not None:
-        val_loss, val_accuracy = evaluate(run.model, *run.validation_data)
+        x_val, labels_val, *weights_val = run.validation_data
+        val_loss, val_accuracy = evaluate(
+            run.model, x_val, labels_val, loss=run.loss, sample_weight=next(iter(weights_val), None)
+        )
         history.val_loss.append(val_loss)
-        history.val_accuracy.append(val_accuracy)
+        if val_accuracy is not None:
+            history.val_accuracy.append(val_accuracy)
 
 
 def _diverged(flat, last_finite: np.ndarray, epoch: int, step: int, loss, grad_norm):

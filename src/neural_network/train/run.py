@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.losses import SoftmaxCrossEntropy
 from ..core.model import Sequential
 from ..optim.optimizers import Optimizer
 from .history import History
@@ -24,8 +25,8 @@ class TrainingRun:
         model: The network being trained.
         optimizer: Its optimiser; a callback may set ``optimizer.lr``.
         x: The training inputs, checked and in the model's dtype.
-        labels: The training labels, integer class ids.
-        validation_data: ``(x_val, labels_val)``, checked, or ``None``.
+        labels: The training targets: integer class ids, or real values for a regression loss.
+        validation_data: ``(x_val, labels_val[, weights_val])``, checked, or ``None``.
         batch_size: Samples per step.
         rng: The generator for shuffling (and for callbacks that draw, such as ``Augment``).
         history: The History so far; a callback restoring a checkpoint fills it.
@@ -33,6 +34,8 @@ class TrainingRun:
         callbacks: The run's callbacks, in the order their hooks are called.
         epoch: The epoch being trained or just finished, from 1 (0 before the first).
         stop_training: Set when a callback asked to stop; no further epoch starts.
+        loss: The criterion (``SoftmaxCrossEntropy`` unless ``fit`` was given another).
+        sample_weight: The training samples' weights, or ``None``.
     """
 
     model: Sequential
@@ -47,3 +50,5 @@ class TrainingRun:
     callbacks: Sequence[Callback] = field(default_factory=list)
     epoch: int = 0
     stop_training: bool = False
+    loss: Any = field(default_factory=SoftmaxCrossEntropy)
+    sample_weight: np.ndarray | None = None

@@ -1,0 +1,370 @@
+"""What ``MLPClassifier`` and ``MLPRegressor`` share: the parameters, the network, training
+by :func:`~neural_network.fit`, warm starts, ``partial_fit`` with early stopping, and the
+fitted attributes with scikit-learn's meanings.
+
+A subclass says what its targets are (``_prepare_targets``), which loss trains it
+(``_make_loss``) and how a validation epoch is scored (``_validation_scores``).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+try:
+    from sklearn.base import BaseEstimator
+except ModuleNotFoundError as error:  # the one sentence a user without scikit-learn reads
+    raise ModuleNotFoundError(
+        "neural_network's MLPClassifier and MLPRegressor need scikit-learn: "
+        'pip install "neural-network[sklearn]"',
+        name=error.name,
+    ) from error
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ...checks import check_bool, check_positive_int, check_real
+from ...core.activations import get_activation
+from ...core.devices import check_device
+from ...core.initializers import INITIALIZERS
+from ...core.model import Sequential, build_mlp
+from ...data.preprocessing import MinMaxScaler
+from ...optim.optimizers import Optimizer, get_optimizer
+from ...optim.schedules import Constant, Cosine, StepDecay
+from ...train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
+from ...train.history import History
+from ...train.loop import check_sample_weight, fit
+from .files import check_architecture
+
+SCHEDULE_NAMES = (None, "constant", "step", "cosine")
+DTYPES = ("float32", "float64")
+# The cosine schedule anneals to this fraction of lr, and stays there for later partial_fit
+# calls: at 0 they would not train at all.
+COSINE_FLOOR = 0.01
+_PREDICT_BATCH = 2048
+
+
+def make_rng(random_state) -> np.random.Generator:
+    """One ``np.random.Generator`` from scikit-learn's ``random_state`` conventions.
+
+    ``None`` gives fresh entropy, an int a fixed seed; a ``RandomState`` is consumed (one draw
+    seeds the generator, so successive fits differ), and a ``Generator`` is used as it is.
+    """
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+    ):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    raise ValueError(
+        "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
+        f"got {random_state!r}"
+    )
+
+
+@dataclass(frozen=True)
+class _Shifted:
+    """A schedule that starts at epoch ``start`` of the network: each ``fit`` call runs its
+    schedule afresh, and ``partial_fit`` continues the last one."""
+
+    schedule: Any
+    start: int
+
+    def __call__(self, epoch: int) -> float:
+        return self.schedule(max(epoch - self.start, 0))
+
+
+class BaseMLP(BaseEstimator):
+    """The shared machinery; see ``MLPClassifier`` for the parameters' meanings."""
+
+    def _make_loss(self, settings: dict):
+        raise NotImplementedError
+
+    def _prepare_targets(self, y, sample_weight, *, reset: bool, classes=None) -> np.ndarray:
+        """The targets ``fit`` trains on; with ``reset``, learn their encoding first."""
+        raise NotImplementedError
+
+    def _weigh(self, weights, targets, *, incremental: bool):
+        """The training weights from the sample weights (the classifier adds class weights)."""
+        return weights
+
+    def _validation_scores(self) -> list[float] | None:
+        raise NotImplementedError
+
+    def _validation_callbacks(self, validation_data) -> list[Callback]:
+        return []
+
+    @property
+    def _n_outputs(self) -> int:
+        raise NotImplementedError
+
+    _stratify = False
+    # Keyword arguments of validate_data for y (the regressor's allow 2-D numeric y).
+    _validate_kwargs: ClassVar[dict] = {}
+
+    def _check_params(self) -> dict:
+        """Validate the constructor parameters (scikit-learn defers this to ``fit``)."""
+        hidden = self.hidden_layer_sizes
+        if isinstance(hidden, numbers.Integral) and not isinstance(hidden, bool):
+            hidden = [hidden]
+        if isinstance(hidden, str) or not hasattr(hidden, "__iter__"):
+            raise ValueError(
+                f"hidden_layer_sizes must be a sequence of positive integers; got {hidden!r}"
+            )
+        hidden = [check_positive_int("hidden_layer_sizes entries", units) for units in hidden]
+        get_activation(self.activation)
+        get_optimizer(self.optimizer)
+        if self.init is not None and self.init not in INITIALIZERS:
+            raise ValueError(
+                f"Unknown init {self.init!r}; expected None or one of {sorted(INITIALIZERS)}"
+            )
+        if self.schedule not in SCHEDULE_NAMES:
+            raise ValueError(
+                f"Unknown schedule {self.schedule!r}; expected one of {list(SCHEDULE_NAMES)}"
+            )
+        clip_norm = self.clip_norm
+        if clip_norm is not None:
+            clip_norm = check_real("clip_norm", clip_norm, "(0, inf)")
+        return {
+            "hidden": hidden,
+            "lr": check_real("lr", self.lr, "(0, inf)"),
+            "epochs": check_positive_int("epochs", self.epochs),
+            "batch_size": check_positive_int("batch_size", self.batch_size),
+            "l2": check_real("l2", self.l2, "[0, inf)"),
+            "dropout": check_real("dropout", self.dropout, "[0, 1)"),
+            "clip_norm": clip_norm,
+            "lr_decay": check_real("lr_decay", self.lr_decay, "(0, 1]"),
+            "lr_decay_every": check_positive_int("lr_decay_every", self.lr_decay_every),
+            "early_stopping": check_bool("early_stopping", self.early_stopping),
+            "validation_fraction": check_real(
+                "validation_fraction", self.validation_fraction, "(0, 1)"
+            ),
+            "patience": check_positive_int("patience", self.patience),
+            "min_delta": check_real("min_delta", self.min_delta, "[0, inf)"),
+            "scale_inputs": check_bool("scale_inputs", self.scale_inputs),
+            "warm_start": check_bool("warm_start", self.warm_start),
+            "dtype": _check_dtype(self.dtype),
+            # Only the classifier takes a device: the GPU loop trains cross-entropy.
+            "device": check_device(getattr(self, "device", "cpu")),
+        }
+
+    def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
+        """``fit`` (``incremental=False``) and ``partial_fit`` (one epoch)."""
+        settings = self._check_params()
+        continuing = hasattr(self, "model_") and (incremental or settings["warm_start"])
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=(np.float64, np.float32),
+            reset=not continuing,
+            **self._validate_kwargs,
+        )
+        weights = check_sample_weight(sample_weight, len(X))
+        X, y, weights = _drop_unweighted(X, y, weights)
+        targets = self._prepare_targets(y, weights, reset=not continuing, classes=classes)
+        X, targets, weights = _drop_unweighted(
+            X, targets, self._weigh(weights, targets, incremental=incremental)
+        )
+        if continuing:
+            self._check_continuation(settings)
+            self.model_.to(settings["device"])
+        else:
+            self._initialize(X, make_rng(self.random_state), settings)
+        if not incremental or not hasattr(self, "optimizer_"):  # as scikit-learn: a new
+            self.optimizer_ = self._make_optimizer(self.model_, settings)  # one per fit
+        x = self._scale(X)
+        validation_data = None
+        if settings["early_stopping"]:
+            x, targets, weights, validation_data = self._split_validation(
+                x, targets, weights, settings
+            )
+            if self._early_stopping is None:
+                self._early_stopping = EarlyStopping(monitor="val_loss")
+            stopping = self._early_stopping  # set_params may have changed these since
+            stopping.patience, stopping.min_delta = settings["patience"], settings["min_delta"]
+            if not incremental:  # each fit call has its patience; partial_fit calls share it
+                self._early_stopping.wait, self._early_stopping.stopped = 0, False
+        epochs_before = len(self.history_)
+        if not incremental:
+            self._schedule_start = epochs_before
+        callbacks = self._validation_callbacks(validation_data)
+        if settings["early_stopping"] and not incremental:
+            callbacks.append(self._early_stopping)
+        self._train(
+            x,
+            targets,
+            weights,
+            settings,
+            epochs=epochs_before + (1 if incremental else settings["epochs"]),
+            validation_data=validation_data,
+            callbacks=callbacks,
+        )
+        self.early_stopped_ = False
+        if settings["early_stopping"] and incremental:
+            self._early_stop_partial_fit()
+        self._set_fitted_attributes(epochs_before)
+        return self
+
+    def _initialize(self, X: np.ndarray, rng: np.random.Generator, settings: dict) -> None:
+        """Fit the input scaler and build a new network, with a fresh History."""
+        dtype = settings["dtype"]
+        self.scaler_ = MinMaxScaler(dtype).fit(X) if settings["scale_inputs"] else None
+        self.model_: Sequential = self._build_network(X.shape[1], settings, rng)
+        self.history_ = History()
+        self._rng = rng
+        self._early_stopping: EarlyStopping | None = None
+        self._schedule_start = 0
+        self.__dict__.pop("optimizer_", None)
+
+    def _build_network(self, n_features: int, settings: dict, rng) -> Sequential:
+        """The one place the estimators call ``build_mlp``: a constructor parameter that
+        the network takes is passed on here."""
+        return build_mlp(
+            n_features,
+            settings["hidden"],
+            self._n_outputs,
+            activation=self.activation,
+            dropout=settings["dropout"] or None,
+            init=self.init,
+            rng=rng,
+            dtype=settings["dtype"],
+            device=settings["device"],
+        )
+
+    def _check_continuation(self, settings: dict) -> None:
+        """Refuse a warm start or ``partial_fit`` the fitted network cannot continue."""
+        params = self.get_params()
+        check_architecture(self.model_, params, self.n_features_in_, self._n_outputs)
+        # The validation curves cover every epoch or none (model files hold them so).
+        validated = bool(self.history_.val_loss)
+        if len(self.history_) and validated != settings["early_stopping"]:
+            raise ValueError(
+                f"this network was trained with early_stopping={validated}; a warm start "
+                "or partial_fit keeps that setting (or fit afresh with warm_start=False)"
+            )
+        if not hasattr(self, "_early_stopping"):  # loaded from a file: no memory of the best
+            self._early_stopping = None
+
+    def _make_optimizer(self, model: Sequential, settings: dict) -> Optimizer:
+        return get_optimizer(self.optimizer)(
+            model.flat, settings["lr"], l2=settings["l2"], clip_norm=settings["clip_norm"]
+        )
+
+    def _schedule(self, settings: dict):
+        lr = settings["lr"]
+        if self.schedule == "step":
+            schedule = StepDecay(lr, settings["lr_decay"], settings["lr_decay_every"])
+        elif self.schedule == "cosine":
+            schedule = Cosine(lr, settings["epochs"], min_lr=COSINE_FLOOR * lr)
+        else:
+            schedule = Constant(lr)
+        return _Shifted(schedule, getattr(self, "_schedule_start", 0))
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        if self.scaler_ is not None:
+            return self.scaler_.transform(X)
+        return np.ascontiguousarray(X, dtype=self.model_.dtype)
+
+    def _split_validation(self, x, targets, weights, settings: dict):
+        """Hold out ``validation_fraction`` of the samples (stratified by class for the
+        classifier, when every class can give a sample to both sides); returns the training
+        part and ``validation_data`` for ``fit``."""
+        n_samples = len(x)
+        if n_samples < 2:
+            raise ValueError(f"early_stopping needs at least 2 samples; got {n_samples}")
+        n_val = min(max(1, math.ceil(settings["validation_fraction"] * n_samples)), n_samples - 1)
+        stratify = None
+        if self._stratify:
+            counts = np.bincount(targets)
+            counts = counts[counts > 0]
+            if counts.min() >= 2 and len(counts) <= min(n_val, n_samples - n_val):
+                stratify = targets
+        train, val = train_test_split(
+            np.arange(n_samples),
+            test_size=n_val,
+            stratify=stratify,
+            random_state=int(self._rng.integers(np.iinfo(np.int32).max)),
+        )
+        train = np.sort(train)
+        if weights is None:
+            return x[train], targets[train], None, (x[val], targets[val])
+        if not weights[train].any() or not weights[val].any():
+            raise ValueError("early_stopping's split left one side with only zero weights")
+        validation_data = (x[val], targets[val], weights[val])
+        return x[train], targets[train], weights[train], validation_data
+
+    def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks):
+        callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
+        if self.verbose:
+            callbacks.append(ProgressBar())
+        fit(
+            self.model_,
+            x,
+            targets,
+            optimizer=self.optimizer_,
+            epochs=epochs,
+            batch_size=min(settings["batch_size"], len(x)),
+            validation_data=validation_data,
+            rng=self._rng,
+            callbacks=callbacks,
+            history=self.history_,
+            loss=self._make_loss(settings),
+            sample_weight=weights,
+        )
+
+    def _early_stop_partial_fit(self) -> None:
+        """Early stopping across ``partial_fit`` calls: track the best epoch, and once
+        ``patience`` calls in a row have not improved on it, go back to its weights and set
+        ``early_stopped_`` (the caller decides whether to stop calling)."""
+        stopping = self._early_stopping
+        epoch = len(self.history_)
+        if stopping.update(self.history_.val_loss[-1], epoch, self.model_.flat.values):
+            stopping.restore(self.model_.flat.values)
+            stopping.wait, stopping.stopped = 0, False
+            self.early_stopped_ = True
+
+    def _set_fitted_attributes(self, epochs_before: int) -> None:
+        history = self.history_
+        self.n_iter_ = len(history) - epochs_before
+        self.loss_curve_ = list(history.train_loss)
+        validating = bool(history.val_loss)
+        self.best_loss_ = None if validating else min(self.loss_curve_)
+        self.val_loss_curve_ = list(history.val_loss) if validating else None
+        self.validation_scores_ = self._validation_scores() if validating else None
+        stopping = getattr(self, "_early_stopping", None)
+        if validating and stopping is not None and stopping.best_epoch:
+            self.best_epoch_ = stopping.best_epoch
+            self.best_validation_score_ = self.validation_scores_[self.best_epoch_ - 1]
+        else:
+            self.best_epoch_, self.best_validation_score_ = len(history), None
+
+    def _outputs(self, X) -> np.ndarray:
+        """Float64 outputs of the fitted network for raw inputs ``X``, in batches."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        x = self._scale(X)
+        # NumPy in and out, whichever device the network is on.
+        return self.model_.predict_logits(x, batch_size=_PREDICT_BATCH).astype(np.float64)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "model_")
+
+
+def _check_dtype(dtype) -> np.dtype:
+    if isinstance(dtype, str) and dtype in DTYPES:
+        return np.dtype(dtype)
+    raise ValueError(f"Unknown dtype {dtype!r}; expected one of {list(DTYPES)}")
+
+
+def _drop_unweighted(X, targets, weights):
+    """Leave out the samples of weight 0, so that they change nothing (not even scaling)."""
+    if weights is None or weights.all():
+        return X, targets, weights
+    kept = np.flatnonzero(weights)
+    return X[kept], targets[kept], weights[kept]

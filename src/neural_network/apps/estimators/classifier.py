@@ -1,0 +1,337 @@
+"""``MLPClassifier``: the scikit-learn classifier on this library's network and loop."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+from ...core.losses import SoftmaxCrossEntropy, log_softmax
+from ...io.archive import ModelFileError
+from ...io.model_files import ModelFile
+from .base import BaseMLP
+from .files import finish_restoring, restore_estimator, save_estimator
+from .weights import class_weights, combine_weights
+
+# Label dtypes a model file may restore ``classes_`` as: bool, integers, floats, strings.
+_CLASS_DTYPE_KINDS = "biufUO"
+
+
+def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Positions of the labels ``y`` in the sorted ``classes``.
+
+    Raises:
+        ValueError: if a label is not one of ``classes``.
+    """
+    labels = np.searchsorted(classes, y).clip(0, len(classes) - 1)
+    unknown = classes[labels] != y
+    if np.any(unknown):
+        raise ValueError(
+            f"y holds labels that are not in classes {classes!r}: {np.unique(y[unknown])!r}"
+        )
+    return labels.astype(np.intp, copy=False)
+
+
+class MLPClassifier(ClassifierMixin, BaseMLP):
+    """Multi-layer perceptron classifier with scikit-learn's estimator interface.
+
+    The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a ``Dense``
+    output to one logit per class, trained on softmax cross-entropy with mini-batches, by
+    this library's :func:`~neural_network.fit` in float32 (or float64, see ``dtype``).
+    Labels may be of any type scikit-learn accepts for classification (ints, strings,
+    ...): they are encoded as ``classes_`` (sorted) and decoded again by :meth:`predict`.
+
+    Training runs for ``epochs`` epochs. With ``early_stopping``, a stratified
+    ``validation_fraction`` of the training data is held out, training stops after
+    ``patience`` epochs in a row without the validation loss dropping by more than
+    ``min_delta``, and the weights of the epoch with the lowest validation loss are restored.
+    :meth:`partial_fit` holds out the same fraction of each call's data, and once
+    ``patience`` calls in a row have not improved, it restores the best weights and sets
+    ``early_stopped_``.
+
+    ``sample_weight`` (in :meth:`fit` and :meth:`partial_fit`) and ``class_weight`` weigh
+    each sample's loss: the loss is ``sum_i w_i l_i / sum_i w_i`` per mini-batch, so an
+    integer weight is the same as repeating the sample and a weight of 0 leaves it out.
+
+    Args:
+        hidden_layer_sizes: Units of each hidden layer, e.g. ``(512, 256, 128)``; an int means
+            one layer, ``()`` gives multinomial logistic regression.
+        activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or
+            ``"tanh"``.
+        lr: Initial learning rate.
+        epochs: Maximum number of passes over the training data.
+        batch_size: Samples per step (capped at the number of training samples).
+        l2: Coupled L2 coefficient: ``loss += 0.5 * l2 * sum(W**2)`` over weights, not biases
+            (added to the gradient before the optimiser, so with Adam this is not AdamW).
+        dropout: Probability of *dropping* a hidden unit while training (inverted dropout,
+            so prediction needs no rescaling); 0 disables it.
+        init: The weights' initialiser, a key of ``neural_network.INITIALIZERS``; ``None``
+            takes the activation's (He for the ReLU family, Glorot otherwise).
+            ``"xavier_uniform"`` is scikit-learn's choice for every activation.
+        clip_norm: Clip all gradients together to this global L2 norm; ``None`` disables it.
+        optimizer: ``"adam"`` (betas 0.9, 0.999) or ``"sgd"`` (momentum 0.9).
+        schedule: Learning-rate schedule over epochs: ``None`` or ``"constant"`` keeps ``lr``,
+            ``"step"`` multiplies it by ``lr_decay`` every ``lr_decay_every`` epochs,
+            ``"cosine"`` anneals it to ``lr / 100`` over ``epochs``. Each :meth:`fit` call
+            runs the schedule afresh; :meth:`partial_fit` continues it (and stays at the
+            last rate once it has run out).
+        lr_decay: Factor of the ``"step"`` schedule, in ``(0, 1]``.
+        lr_decay_every: Epochs between the ``"step"`` schedule's decays.
+        early_stopping: Hold out a validation set and stop on its loss (see above).
+        validation_fraction: Share of the training data held out with ``early_stopping``.
+        patience: Epochs without improvement tolerated with ``early_stopping``.
+        min_delta: Smallest validation-loss decrease that counts as improvement.
+        scale_inputs: Min-max scale every feature to ``[0, 1]`` with statistics from the data
+            given to :meth:`fit` (or the first :meth:`partial_fit` call). Constant features
+            map to 0; values outside the training range are not clipped.
+        random_state: Seed (int), ``None``, a ``np.random.RandomState`` or a
+            ``np.random.Generator``; it drives weight initialisation, dropout, shuffling and
+            the validation split. The same int gives bit-identical fits.
+        warm_start: Let :meth:`fit` continue from the fitted network (with a fresh
+            optimiser, as scikit-learn does) instead of starting a new one; the parameters
+            that shape the network must not change in between.
+        dtype: ``"float32"`` (fast) or ``"float64"`` for the network and training: in
+            float64 weighting a sample 2 and repeating it agree to rounding (1e-12), as
+            scikit-learn's checks ask; in float32, to about 1e-6.
+        class_weight: ``None``, ``"balanced"`` (class ``c`` weighs ``n / (n_classes * n_c)``,
+            counted in sample weights; not available in :meth:`partial_fit`) or a dict
+            ``{label: weight}`` (labels left out weigh 1).
+        device: ``"cpu"`` or ``"cuda"`` (an NVIDIA GPU through CuPy, the ``cuda`` extra);
+            sample and class weights train on the CPU only. Fitted networks save and load
+            on any machine.
+        verbose: Show a progress bar over epochs.
+
+    Attributes:
+        classes_: The class labels, sorted, shape ``(n_classes,)``.
+        n_features_in_: Number of features seen by :meth:`fit`.
+        feature_names_in_: Column names, when fitted on a DataFrame with string column names.
+        model_: The trained :class:`~neural_network.Sequential`.
+        scaler_: The fitted :class:`~neural_network.MinMaxScaler`, or ``None``.
+        optimizer_: The optimiser, whose state :meth:`partial_fit` continues from.
+        history_: The :class:`~neural_network.History` of every epoch since the network
+            was built (across warm starts and :meth:`partial_fit` calls).
+        n_iter_: Number of epochs the last :meth:`fit` or :meth:`partial_fit` call ran.
+        loss_curve_: Training loss (L2 penalty included) of each epoch of ``history_``.
+        best_loss_: The lowest of ``loss_curve_``; ``None`` with ``early_stopping`` (see
+            ``best_validation_score_``).
+        val_loss_curve_: Validation loss of each epoch (``None`` without
+            ``early_stopping``).
+        validation_scores_: Validation accuracy of each epoch (``None`` without
+            ``early_stopping``).
+        best_epoch_: The epoch of ``history_`` (from 1) whose weights were kept; the last
+            one without ``early_stopping``.
+        best_validation_score_: Validation accuracy of ``best_epoch_`` (``None`` without
+            ``early_stopping``). The best epoch is chosen on loss, so this need not be the
+            maximum of ``validation_scores_``.
+        early_stopped_: Whether the last :meth:`partial_fit` call ran out of patience and
+            restored the best weights.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation: str = "relu",
+        *,
+        lr: float = 1e-3,
+        epochs: int = 100,
+        batch_size: int = 128,
+        l2: float = 1e-4,
+        dropout: float = 0.0,
+        init: str | None = None,
+        clip_norm: float | None = 5.0,
+        optimizer: str = "adam",
+        schedule: str | None = None,
+        lr_decay: float = 0.5,
+        lr_decay_every: int = 30,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        patience: int = 8,
+        min_delta: float = 0.0,
+        scale_inputs: bool = True,
+        warm_start: bool = False,
+        dtype: str = "float32",
+        class_weight: dict | str | None = None,
+        device: str = "cpu",
+        random_state=None,
+        verbose: bool = False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.l2 = l2
+        self.dropout = dropout
+        self.init = init
+        self.clip_norm = clip_norm
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.lr_decay = lr_decay
+        self.lr_decay_every = lr_decay_every
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.min_delta = min_delta
+        self.scale_inputs = scale_inputs
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.class_weight = class_weight
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    _stratify = True
+
+    def fit(self, X, y, sample_weight=None) -> MLPClassifier:
+        """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
+
+        Args:
+            X: Training inputs, array-like of shape ``(n_samples, n_features)``.
+            y: Class labels, shape ``(n_samples,)``.
+            sample_weight: Non-negative weight of each sample, shape ``(n_samples,)``;
+                ``None`` weighs every sample 1.
+
+        Returns:
+            self.
+
+        Raises:
+            ValueError: for invalid parameters, inputs, weights or targets (regression,
+                multilabel and multi-output targets included).
+            TrainingDivergedError: if the loss or the gradient stops being finite.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, classes=None, sample_weight=None) -> MLPClassifier:
+        """Train for one more epoch on ``(X, y)``, continuing from the current weights.
+
+        The optimiser state, the learning-rate schedule and the history carry over from
+        earlier :meth:`fit` or :meth:`partial_fit` calls; the input scaler keeps the
+        statistics of the first data it was fitted on. With ``early_stopping``, a
+        ``validation_fraction`` of this call's data is held out and scored (see the class
+        docstring).
+
+        Args:
+            X: Inputs, shape ``(n_samples, n_features)``.
+            y: Class labels, shape ``(n_samples,)``; each must be one of ``classes_``.
+            classes: All the labels that will ever appear; required on the first call (when
+                the estimator is not fitted yet), and if given later it must equal ``classes_``.
+            sample_weight: Non-negative weight of each sample, or ``None``.
+
+        Returns:
+            self.
+
+        Raises:
+            ValueError: for invalid parameters, inputs, weights, targets or ``classes``.
+        """
+        first_call = not hasattr(self, "model_")
+        if first_call and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit")
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            if not first_call and not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    f"classes={classes!r} differs from classes_={self.classes_!r} "
+                    "of the earlier fit"
+                )
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted class labels, shape ``(n_samples,)``, of the type of ``classes_``."""
+        logits = self._outputs(X)  # checks that the estimator is fitted
+        return self.classes_[logits.argmax(axis=1)]
+
+    def predict_log_proba(self, X) -> np.ndarray:
+        """Log class probabilities, shape ``(n_samples, n_classes)``, in the order of
+        ``classes_``; computed from the logits in float64, so finite for any input."""
+        return log_softmax(self._outputs(X))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)``, in the order of ``classes_``;
+        each row sums to 1."""
+        return np.exp(self.predict_log_proba(X))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted classifier to one ``.npz`` at exactly ``path``, atomically.
+
+        The file holds the network, the input scaler, ``classes_``, the feature names, the
+        constructor parameters and the History; ``neural_network.load_model(path)`` gives
+        back an ``MLPClassifier`` that predicts bit-identically. The optimiser state is not
+        saved: :meth:`partial_fit` after loading starts a fresh optimiser from the loaded
+        weights. A ``random_state`` that is not an int is saved as ``None``.
+
+        Raises:
+            NotFittedError: if the classifier is not fitted.
+            ValueError: if the parameters were changed since fitting so that they no longer
+                describe the network.
+            ModelFileError: if a weight is not finite (nothing is written).
+        """
+        check_is_fitted(self)
+        save_estimator(
+            self,
+            path,
+            kind="mlp_classifier",
+            config={"classes_dtype": self.classes_.dtype.str},
+            arrays={},
+            classes=self.classes_.tolist(),
+        )
+
+    @classmethod
+    def _from_model_file(cls, model_file: ModelFile) -> MLPClassifier:
+        """Rebuild a saved classifier (the ``"mlp_classifier"`` loader of ``load_model``).
+
+        Raises:
+            ModelFileError: for settings that are invalid or do not describe the network.
+        """
+        n_classes = model_file.model.n_classes
+        estimator, _ = restore_estimator(
+            cls, model_file, n_outputs=n_classes, own_keys=frozenset({"classes_dtype"})
+        )
+        dtype = model_file.config["classes_dtype"]
+        if not isinstance(dtype, str) or np.dtype(dtype).kind not in _CLASS_DTYPE_KINDS:
+            raise ModelFileError(f"classes dtype {dtype!r} is not a label dtype")
+        classes = np.asarray(model_file.classes, dtype=np.dtype(dtype))
+        if classes.ndim != 1 or classes.tolist() != model_file.classes:
+            raise ModelFileError(f"classes {model_file.classes!r} do not fit dtype {dtype!r}")
+        estimator.classes_ = classes
+        score = model_file.config["best_validation_score"]
+        if score is not None and not (isinstance(score, (int, float)) and 0 <= score <= 1):
+            raise ModelFileError(f"best_validation_score {score!r} is not an accuracy")
+        finish_restoring(estimator, model_file.config)
+        return estimator
+
+    @property
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _make_loss(self, settings: dict) -> SoftmaxCrossEntropy:
+        return SoftmaxCrossEntropy()
+
+    def _prepare_targets(self, y, sample_weight, *, reset: bool, classes=None) -> np.ndarray:
+        check_classification_targets(y)
+        kind = type_of_target(y, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(
+                f"MLPClassifier supports binary and multiclass targets only; got {kind!r} y"
+            )
+        if reset and classes is None:
+            self.classes_, labels = np.unique(y, return_inverse=True)
+            return labels.reshape(-1).astype(np.intp, copy=False)
+        if reset:
+            self.classes_ = classes
+        return _encode_labels(y, self.classes_)
+
+    def _weigh(self, weights, targets, *, incremental: bool):
+        if incremental and isinstance(self.class_weight, str) and self.class_weight == "balanced":
+            raise ValueError(
+                'class_weight="balanced" is not available in partial_fit, which sees one '
+                "part of the data at a time; compute the weights with scikit-learn's "
+                "compute_class_weight on a large sample of the labels and pass them as a dict"
+            )
+        per_class = class_weights(self.class_weight, self.classes_, targets, weights)
+        return combine_weights(weights, per_class, targets)
+
+    def _validation_scores(self) -> list[float]:
+        return list(self.history_.val_accuracy)

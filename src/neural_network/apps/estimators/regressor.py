@@ -1,0 +1,268 @@
+"""``MLPRegressor``: the same network with a linear output, trained on half the squared
+error (or the Huber loss), for one or many real targets."""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+import numpy as np
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import check_is_fitted
+
+from ...checks import check_bool, check_real
+from ...core.losses import HalfSquaredError, Huber
+from ...io.archive import ModelFileError
+from ...io.model_files import ModelFile
+from ...train.callbacks import Callback
+from .. import TARGET_ARRAYS
+from .base import BaseMLP
+from .files import finish_restoring, restore_estimator, save_estimator
+
+LOSSES = ("squared_error", "huber")
+_OWN_KEYS = frozenset({"n_outputs", "target_1d", "validation_scores"})
+
+
+class ValidationR2(Callback):
+    """Append the R² of the run's validation data to ``scores`` after every epoch
+    (weighted when the validation data has weights)."""
+
+    def __init__(self, scores: list[float]):
+        self.scores = scores
+
+    def on_epoch_end(self, run) -> None:
+        x_val, targets, *weights = run.validation_data
+        outputs = run.model.forward(x_val, training=False)
+        score = r2_score(targets, outputs, sample_weight=next(iter(weights), None))
+        self.scores.append(float(score))
+
+
+class MLPRegressor(RegressorMixin, BaseMLP):
+    """Multi-layer perceptron regressor with scikit-learn's estimator interface.
+
+    The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a linear
+    ``Dense`` output with one unit per target, trained with mini-batches by this library's
+    :func:`~neural_network.fit` in float32 (or float64, see ``dtype``). ``y`` may be
+    ``(n_samples,)`` or ``(n_samples, n_outputs)``; :meth:`predict` returns the same shape.
+    :meth:`score` is R² (averaged uniformly over the outputs).
+
+    The loss is the (weighted) mean over samples of ``(1/2k) * sum_j r_j**2`` (half the
+    squared error over ``k`` outputs, the loss scikit-learn's ``MLPRegressor`` reports), or
+    of the Huber loss with ``loss="huber"``. With ``standardize_targets`` each target is
+    trained as ``(y - mean) / std`` (weighted statistics of the data given to the first fit),
+    which makes the default ``lr`` work whatever the targets' units; ``loss_curve_`` and
+    ``huber_delta`` are then in standard deviations.
+
+    All the other parameters, early stopping, warm starts, ``partial_fit`` and
+    ``sample_weight`` work as in :class:`~neural_network.MLPClassifier`, whose docstring
+    describes them; the validation score (``validation_scores_``) is R².
+
+    Args:
+        hidden_layer_sizes: Units of each hidden layer; ``()`` gives linear regression.
+        activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"``.
+        loss: ``"squared_error"`` or ``"huber"``.
+        huber_delta: Residual size where the Huber loss turns linear (``loss="huber"``).
+        standardize_targets: Train on standardised targets (see above).
+
+    Attributes:
+        n_outputs_: Number of targets.
+        target_mean_, target_scale_: The targets' means and standard deviations, shape
+            ``(n_outputs,)`` (``None`` without ``standardize_targets``).
+        validation_scores_: Validation R² of each epoch (``None`` without
+            ``early_stopping``); the other fitted attributes are the classifier's.
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        activation: str = "relu",
+        *,
+        loss: str = "squared_error",
+        huber_delta: float = 1.0,
+        standardize_targets: bool = True,
+        lr: float = 1e-3,
+        epochs: int = 100,
+        batch_size: int = 128,
+        l2: float = 1e-4,
+        dropout: float = 0.0,
+        init: str | None = None,
+        clip_norm: float | None = 5.0,
+        optimizer: str = "adam",
+        schedule: str | None = None,
+        lr_decay: float = 0.5,
+        lr_decay_every: int = 30,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        patience: int = 8,
+        min_delta: float = 0.0,
+        scale_inputs: bool = True,
+        warm_start: bool = False,
+        dtype: str = "float32",
+        random_state=None,
+        verbose: bool = False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.huber_delta = huber_delta
+        self.standardize_targets = standardize_targets
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.l2 = l2
+        self.dropout = dropout
+        self.init = init
+        self.clip_norm = clip_norm
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.lr_decay = lr_decay
+        self.lr_decay_every = lr_decay_every
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.min_delta = min_delta
+        self.scale_inputs = scale_inputs
+        self.warm_start = warm_start
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    _validate_kwargs: ClassVar[dict] = {"multi_output": True, "y_numeric": True}
+
+    def fit(self, X, y, sample_weight=None) -> MLPRegressor:
+        """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
+
+        Args:
+            X: Training inputs, shape ``(n_samples, n_features)``.
+            y: Targets, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``.
+            sample_weight: Non-negative weight of each sample, or ``None``.
+
+        Returns:
+            self.
+
+        Raises:
+            ValueError: for invalid parameters, inputs, weights or targets.
+            TrainingDivergedError: if the loss or the gradient stops being finite.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    def partial_fit(self, X, y, sample_weight=None) -> MLPRegressor:
+        """Train for one more epoch on ``(X, y)``, continuing from the current weights (see
+        ``MLPClassifier.partial_fit``); the first call builds the network and fits the
+        input and target scaling on its data.
+
+        Returns:
+            self.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X) -> np.ndarray:
+        """Predicted targets, shape ``(n_samples,)`` if ``y`` was 1-D, else
+        ``(n_samples, n_outputs)``; float64."""
+        outputs = self._outputs(X)  # checks that the estimator is fitted
+        if self.target_mean_ is not None:
+            outputs = outputs * self.target_scale_ + self.target_mean_
+        return outputs[:, 0] if self._target_1d else outputs
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted regressor to one ``.npz`` at exactly ``path``, atomically (see
+        ``MLPClassifier.save``); ``neural_network.load_model(path)`` reads it back."""
+        check_is_fitted(self)
+        if self.target_mean_ is None:
+            target = (np.zeros(self.n_outputs_), np.ones(self.n_outputs_))
+        else:
+            target = (self.target_mean_, self.target_scale_)
+        save_estimator(
+            self,
+            path,
+            kind="mlp_regressor",
+            config={
+                "n_outputs": self.n_outputs_,
+                "target_1d": self._target_1d,
+                "validation_scores": self._validation_r2 if self.history_.val_loss else [],
+            },
+            arrays=dict(zip(TARGET_ARRAYS, target, strict=True)),
+        )
+
+    @classmethod
+    def _from_model_file(cls, model_file: ModelFile) -> MLPRegressor:
+        """Rebuild a saved regressor (the ``"mlp_regressor"`` loader of ``load_model``).
+
+        Raises:
+            ModelFileError: for settings that are invalid or do not describe the network.
+        """
+        config, n_outputs = model_file.config, model_file.model.n_classes
+        estimator, settings = restore_estimator(
+            cls, model_file, n_outputs=n_outputs, own_keys=_OWN_KEYS
+        )
+        if config["n_outputs"] != n_outputs or type(config["target_1d"]) is not bool:
+            raise ModelFileError(f"n_outputs and target_1d must describe {n_outputs} outputs")
+        if config["target_1d"] and n_outputs != 1:
+            raise ModelFileError("a 1-D target means one output")
+        mean, scale = (model_file.arrays[key] for key in TARGET_ARRAYS)
+        if mean.shape != (n_outputs,) or scale.shape != (n_outputs,) or not (scale > 0).all():
+            raise ModelFileError(f"the target scaling must be {n_outputs} means and scales > 0")
+        scores = config["validation_scores"]
+        val_epochs = len(estimator.history_.val_loss)
+        if not isinstance(scores, list) or len(scores) != val_epochs:
+            raise ModelFileError(f"validation_scores must hold {val_epochs} scores")
+        estimator.n_outputs_, estimator._target_1d = n_outputs, config["target_1d"]
+        estimator.target_mean_ = estimator.target_scale_ = None
+        if settings["standardize_targets"]:
+            estimator.target_mean_, estimator.target_scale_ = mean, scale
+        estimator._validation_r2 = list(scores)
+        finish_restoring(estimator, config)
+        return estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _check_params(self) -> dict:
+        if self.loss not in LOSSES:
+            raise ValueError(f"Unknown loss {self.loss!r}; expected one of {list(LOSSES)}")
+        return {
+            **super()._check_params(),
+            "huber_delta": check_real("huber_delta", self.huber_delta, "(0, inf)"),
+            "standardize_targets": check_bool("standardize_targets", self.standardize_targets),
+        }
+
+    @property
+    def _n_outputs(self) -> int:
+        return self.n_outputs_
+
+    def _make_loss(self, settings: dict) -> HalfSquaredError:
+        if self.loss == "huber":
+            return Huber(settings["huber_delta"])
+        return HalfSquaredError()
+
+    def _prepare_targets(self, y, sample_weight, *, reset: bool, classes=None) -> np.ndarray:
+        y = np.asarray(y, dtype=np.float64)
+        targets = y.reshape(-1, 1) if y.ndim == 1 else y
+        if reset:
+            self.n_outputs_, self._target_1d = targets.shape[1], y.ndim == 1
+            self.target_mean_ = self.target_scale_ = None
+            if self.standardize_targets:
+                mean = np.average(targets, axis=0, weights=sample_weight)
+                std = np.sqrt(np.average((targets - mean) ** 2, axis=0, weights=sample_weight))
+                self.target_mean_, self.target_scale_ = mean, np.where(std > 0, std, 1.0)
+        elif targets.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {targets.shape[1]} outputs but the regressor was fitted on "
+                f"{self.n_outputs_}"
+            )
+        if self.target_mean_ is not None:
+            targets = (targets - self.target_mean_) / self.target_scale_
+        return targets
+
+    def _initialize(self, X, rng, settings) -> None:
+        super()._initialize(X, rng, settings)
+        self._validation_r2: list[float] = []
+
+    def _validation_callbacks(self, validation_data) -> list[Callback]:
+        return [] if validation_data is None else [ValidationR2(self._validation_r2)]
+
+    def _validation_scores(self) -> list[float]:
+        return list(self._validation_r2)
