@@ -35,7 +35,8 @@ NOISE_SIGMAS = 4.0  # the threshold stays this many noise deviations above the p
 SPECK_FRACTION = 0.05  # strokes smaller than this fraction of the digit's largest are specks
 NEAR_FRACTION = 0.5  # strokes farther from the largest than this times its size are not the digit
 STROKE_MULTIPLE = 5  # side of the second opening's square, in stroke widths
-HALO_PIXELS = 2  # soft edge kept around the strokes, in pixels of the working size
+HALO_PIXELS = 2
+LEVEL_PERCENTILE = 99.0  # soft edge kept around the strokes, in pixels of the working size
 
 PHOTOS_EXTRA = 'reading pictures needs scikit-image: pip install "neural-network[photos]"'
 
@@ -191,7 +192,7 @@ def ink_map(ink: np.ndarray, strokes: np.ndarray) -> np.ndarray:
         strokes, np.ones((2 * HALO_PIXELS + 1, 2 * HALO_PIXELS + 1), dtype=bool)
     )
     values = np.where(halo, ink, 0.0)
-    level = max(float(np.percentile(values[strokes], 99)), 1e-12)
+    level = max(float(np.percentile(values[strokes], LEVEL_PERCENTILE)), 1e-12)
     return np.clip(values / level, 0.0, 1.0)
 
 
