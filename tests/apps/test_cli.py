@@ -22,8 +22,8 @@ from neural_network.apps.cli import build_parser, main
 from neural_network.apps.cli.datasets import DATASETS
 from neural_network.apps.cli.errors import CommandError
 from neural_network.apps.cli.models import class_probabilities
-from neural_network.data.images import load_digit
 from neural_network.apps.cli.options import FIT_SETTINGS, format_toml
+from neural_network.data.images import load_digit
 
 if sys.version_info >= (3, 11):
     import tomllib
