@@ -3,6 +3,7 @@ validation of ``fit``'s arguments, divergence, ``evaluate`` and callbacks."""
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -710,3 +711,20 @@ def test_progress_bar_goes_to_stderr_and_quiet_runs_print_nothing(capsys):
     assert captured.out == ""
     assert "2/2" in captured.err
     assert "val_acc=" in captured.err
+
+
+def test_fit_warns_once_when_inputs_look_unscaled():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (64, 784)).astype(np.float32)  # raw 0-255 values
+    labels = rng.integers(0, 10, 64)
+    model = build_mlp(784, [8], 10, rng=np.random.default_rng(0))
+    with pytest.warns(UserWarning, match=r"looks unscaled.*far outside \[0, 1\].*by 255") as seen:
+        fit(model, pixels, labels, optimizer=Adam(model.flat), epochs=3, rng=rng)
+    assert sum("unscaled" in str(w.message) for w in seen) == 1
+    # Scaled pixels, and standardised features with a few large values, do not warn.
+    standardised = rng.standard_normal((64, 784)).astype(np.float32)
+    standardised[0, :5] = 200.0
+    for x in (pixels / 255.0, standardised):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fit(model, x, labels, optimizer=Adam(model.flat), epochs=1, rng=rng)

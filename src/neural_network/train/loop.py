@@ -153,6 +153,7 @@ def fit(
         if not isinstance(callback, Callback):
             raise TypeError(f"callbacks must be Callback instances; got {type(callback).__name__}")
     x, labels = check_dataset(model, x, labels)
+    _warn_if_unscaled(x)
     if validation_data is not None:
         validation_data = check_dataset(model, *validation_data, what="validation x")
     run = TrainingRun(
@@ -176,6 +177,25 @@ def fit(
         raise
     _end_training(run, failing=False)
     return run.history
+
+
+UNSCALED_MEAN = 10.0  # inputs whose mean size is above this are surely not scaled
+
+
+def _warn_if_unscaled(x: np.ndarray) -> None:
+    """One warning when the inputs are far outside [0, 1], as raw 0-255 pixels are.
+
+    The mean absolute value decides, not the largest: standardised features can have a
+    few huge values (a pixel that is almost always 0), raw pixels are large on average.
+    """
+    size = float(np.abs(x).mean(dtype=np.float64))
+    if size > UNSCALED_MEAN:
+        warnings.warn(
+            f"x looks unscaled: its values are {size:.3g} on average, far outside [0, 1]; "
+            "divide raw 0-255 pixels by 255 (or fit a MinMaxScaler) for the network to learn",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _end_training(run: TrainingRun, *, failing: bool) -> None:
