@@ -35,8 +35,8 @@ NOISE_SIGMAS = 4.0  # the threshold stays this many noise deviations above the p
 SPECK_FRACTION = 0.05  # strokes smaller than this fraction of the digit's largest are specks
 NEAR_FRACTION = 0.5  # strokes farther from the largest than this times its size are not the digit
 STROKE_MULTIPLE = 5  # side of the second opening's square, in stroke widths
-HALO_PIXELS = 2
-LEVEL_PERCENTILE = 99.0  # soft edge kept around the strokes, in pixels of the working size
+HALO_PIXELS = 2  # soft edge kept around the strokes, in pixels of the working size
+LEVEL_PERCENTILE = 99.0  # this percentile of the strokes' values is full ink: no hot pixel sets it
 
 PHOTOS_EXTRA = 'reading pictures needs scikit-image: pip install "neural-network[photos]"'
 
@@ -185,8 +185,8 @@ def keep_digit(mask: np.ndarray) -> np.ndarray:
 
 def ink_map(ink: np.ndarray, strokes: np.ndarray) -> np.ndarray:
     """The ink values on ``strokes`` and ``HALO_PIXELS`` around them (their soft edges), 0
-    elsewhere, scaled so that the strokes' ink (their 99th percentile, which a hot pixel cannot
-    set) is 1."""
+    elsewhere, scaled so that the strokes' ink (the ``LEVEL_PERCENTILE`` percentile of their
+    values, which a hot pixel cannot set) is 1."""
     skimage = _skimage()
     halo = skimage.morphology.dilation(
         strokes, np.ones((2 * HALO_PIXELS + 1, 2 * HALO_PIXELS + 1), dtype=bool)
