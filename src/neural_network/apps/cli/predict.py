@@ -23,8 +23,10 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "predict",
         parents=[common],
         help="classify image files",
-        description="Classify pictures of digits (PNG, JPEG, ... of any size; dark on light "
-        "or light on dark) or .npy arrays of 28x28 values in 0-255 (used as they are).",
+        description="Classify pictures of digits (phone photos, scans, drawings: PNG, JPEG, "
+        "... of any size; dark on light or light on dark; cleaned up with scikit-image, pip "
+        'install "neural-network[photos]") or .npy arrays of 28x28 values in 0-255 (used as '
+        "they are).",
     )
     command.add_argument("model", metavar="MODEL", help="a model file (model.npz)")
     command.add_argument("images", metavar="IMAGE", nargs="+", help="image or .npy files")
