@@ -558,6 +558,7 @@ def test_fit_accepts_whole_float_labels():
 # --- Divergence -----------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:x looks unscaled")  # huge inputs on purpose
 def test_divergence_raises_and_keeps_finite_weights():
     x, labels = make_blobs(0, scale=1000.0)
     model = make_model(1)
@@ -573,6 +574,7 @@ def test_divergence_raises_and_keeps_finite_weights():
     assert np.isfinite(model.flat.values).all()
 
 
+@pytest.mark.filterwarnings("ignore:x looks unscaled")  # huge inputs on purpose
 def test_divergence_restores_the_best_weights_when_early_stopping_tracks_them():
     x, labels = make_blobs(0, scale=100.0)
     model = make_model(1)
