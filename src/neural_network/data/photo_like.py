@@ -74,6 +74,7 @@ def _uniform(rng: np.random.Generator, bounds: tuple[float, float]) -> float:
 
 
 def _one_photo(digit: np.ndarray, rng: np.random.Generator, s: PhotoSettings) -> np.ndarray:
+    """One picture: the digit scaled, tilted and placed; lit, shadowed, blurred, noisy, JPEG."""
     from PIL import Image, ImageFilter
 
     height = int(rng.integers(s.picture_size[0], s.picture_size[1] + 1))
@@ -93,7 +94,7 @@ def _one_photo(digit: np.ndarray, rng: np.random.Generator, s: PhotoSettings) ->
     angle = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(angle) * cols / width + np.sin(angle) * rows / height) + 1.0  # in [0, 2]
     light = 1.0 - _uniform(rng, s.gradient) * ramp / 2.0
-    # A shadow: one corner darkened behind a soft, slanted edge.
+    # A shadow: one corner darkened behind a soft, curved edge.
     corner_row, corner_col = rng.integers(0, 2, size=2) * np.array([height, width])
     distance = np.hypot((rows - corner_row) / height, (cols - corner_col) / width)
     edge = rng.uniform(0.35, 0.8)
