@@ -556,3 +556,12 @@ def test_console_script():
     )
     assert result.returncode == 0, result.stderr
     assert "--validation-split" in result.stdout
+
+
+def test_predict_without_scikit_image_says_what_to_install(run, digit_files, monkeypatch, capsys):
+    files, _ = digit_files
+    for name in [m for m in sys.modules if m == "skimage" or m.startswith("skimage.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    assert main(["predict", str(run / "model.npz"), files["as-is"][0]]) == 1
+    assert 'pip install "neural-network[photos]"' in capsys.readouterr().err
