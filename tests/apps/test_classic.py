@@ -84,7 +84,8 @@ CONSTRUCTOR_ERRORS = {
     ),
     "one-hot in rows": (
         lambda a: {**a, "y": a["y"].T},
-        r"y must be one-hot with shape \(num_labels=3, n_samples\); got shape \(60, 3\)",
+        r"y has shape \(60, 3\), one sample per row, but samples are columns in this API, "
+        r"\(num_labels=3, n_samples\): pass y\.T",
     ),
     "wrong num_labels": (
         lambda a: {**a, "num_labels": 4},
@@ -362,3 +363,19 @@ def test_mnist_subset_reaches_90_percent():
     )
     assert network.accuracy(X_test, y_test) > 0.90
     assert network.predict(X_test).shape == (1_000,)
+
+
+def test_samples_in_rows_are_refused_with_what_to_pass():
+    rng = np.random.default_rng(0)
+    x_rows = rng.random((50, 784))
+    y = np.eye(10)[rng.integers(0, 10, 50)].T
+    with pytest.raises(ValueError, match=r"one sample per row, but samples are columns.*pass X\.T"):
+        NeuralNetwork(x_rows, y, architecture=[8])
+    with pytest.raises(ValueError, match=r"one sample per row.*pass y\.T \(and X\.T"):
+        NeuralNetwork(x_rows, y.T, architecture=[8])
+    network = NeuralNetwork(x_rows.T, y, architecture=[8])
+    with pytest.raises(ValueError, match=r"X has shape \(50, 784\).*pass X\.T"):
+        network.predict(x_rows)
+    with pytest.raises(ValueError, match=r"pass X_test\.T"):
+        NeuralNetwork(x_rows.T, y, X_test=x_rows[:20], y_test=y[:, :20], architecture=[8])
+    assert network.predict(x_rows.T).shape == (50,)

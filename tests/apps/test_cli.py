@@ -23,6 +23,7 @@ from neural_network.apps.cli.datasets import DATASETS
 from neural_network.apps.cli.errors import CommandError
 from neural_network.apps.cli.models import class_probabilities
 from neural_network.apps.cli.options import FIT_SETTINGS, format_toml
+from neural_network.data.images import load_digit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -383,6 +384,43 @@ def test_predict_prints_class_and_top_three(run, digit_files, capsys):
         assert line.count("%") == 3
 
 
+def test_predict_show_input_writes_what_the_network_was_given(run, digit_files, tmp_path, capsys):
+    files, _ = digit_files
+    chosen = [files["as-is"][0], files["resized"][1]]
+    twin = tmp_path / "other" / Path(chosen[0]).name  # the same name in another folder
+    twin.parent.mkdir()
+    shutil.copy(chosen[0], twin)
+    out = tmp_path / "inputs"
+    argv = ["predict", str(run / "model.npz"), *chosen, str(twin), "--show-input", str(out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    stem0, stem1 = Path(chosen[0]).stem, Path(chosen[1]).stem
+    written = sorted(p.name for p in out.iterdir())
+    assert written == sorted([f"{stem0}-1.png", f"{stem1}.png", f"{stem0}-2.png"])
+    for name, source in [(f"{stem0}-1.png", chosen[0]), (f"{stem1}.png", chosen[1])]:
+        with Image.open(out / name) as picture:
+            assert picture.size == (28, 28)
+            assert picture.mode == "L"
+            np.testing.assert_array_equal(np.asarray(picture).ravel(), load_digit(source))
+
+
+def test_predict_show_input_never_overwrites(run, digit_files, tmp_path, capsys):
+    files, _ = digit_files
+    out = tmp_path / "inputs"
+    out.mkdir()
+    kept = out / (Path(files["as-is"][1]).stem + ".png")
+    kept.write_bytes(b"mine")
+    argv = ["predict", str(run / "model.npz"), *files["as-is"][:2], "--show-input", str(out)]
+    assert main(argv) == 1
+    assert "exists; choose a new or empty folder" in capsys.readouterr().err
+    assert kept.read_bytes() == b"mine"
+    assert sorted(out.iterdir()) == [kept]  # nothing else written either
+    (tmp_path / "file").write_text("x")
+    argv[-1] = str(tmp_path / "file")
+    assert main(argv) == 1
+    assert "is not a folder" in capsys.readouterr().err
+
+
 def test_predict_npy_and_a_layered_model(tmp_path, test_digits, capsys):
     np.save(tmp_path / "digit.npy", test_digits[0][0].reshape(28, 28))
     model = build_mlp(784, [8], 10, rng=np.random.default_rng(0))
@@ -518,3 +556,12 @@ def test_console_script():
     )
     assert result.returncode == 0, result.stderr
     assert "--validation-split" in result.stdout
+
+
+def test_predict_without_scikit_image_says_what_to_install(run, digit_files, monkeypatch, capsys):
+    files, _ = digit_files
+    for name in [m for m in sys.modules if m == "skimage" or m.startswith("skimage.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    assert main(["predict", str(run / "model.npz"), files["as-is"][0]]) == 1
+    assert 'pip install "neural-network[photos]"' in capsys.readouterr().err

@@ -371,3 +371,14 @@ def test_serve_command_reports_a_bad_model_file(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("neural-network: error:")
     assert "Traceback" not in result.stderr
+
+
+def test_drawings_need_no_scikit_image(mnist_test, monkeypatch):
+    from neural_network.apps.server import prepare_drawing
+
+    x_test, _ = mnist_test
+    expected = prepare_drawing(x_test[0])
+    for name in [m for m in sys.modules if m == "skimage" or m.startswith("skimage.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "skimage", None)
+    np.testing.assert_array_equal(prepare_drawing(x_test[0]), expected)

@@ -299,3 +299,21 @@ def test_a_copied_model_and_optimizer_keep_training_the_weights_forward_reads(co
     optimizer2.step()
     assert not np.allclose(model2.forward(x), before)
     assert np.array_equal(model.forward(x), before)
+
+
+@pytest.mark.parametrize(
+    "shape, advice",
+    [
+        ((784,), r"one sample.*pass x\.reshape\(1, 784\)"),
+        ((28, 28), r"one sample.*pass x\.reshape\(1, 784\)"),
+        ((5, 28, 28), r"a stack of images.*pass x\.reshape\(len\(x\), 784\)"),
+        ((784, 5), r"one sample per column.*pass x\.T"),
+        ((5, 100), r"must have shape \(n_samples, 784\); got \(5, 100\)"),
+    ],
+)
+def test_predict_says_what_shape_it_needs(shape, advice):
+    model = build_mlp(784, [8], 10, rng=np.random.default_rng(0))
+    for method in (model.predict, model.predict_proba):
+        with pytest.raises(ValueError, match=advice):
+            method(np.zeros(shape))
+    assert model.predict(np.zeros((1, 784))).shape == (1,)

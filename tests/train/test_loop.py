@@ -3,6 +3,7 @@ validation of ``fit``'s arguments, divergence, ``evaluate`` and callbacks."""
 
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -557,6 +558,7 @@ def test_fit_accepts_whole_float_labels():
 # --- Divergence -----------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:x looks unscaled")  # huge inputs on purpose
 def test_divergence_raises_and_keeps_finite_weights():
     x, labels = make_blobs(0, scale=1000.0)
     model = make_model(1)
@@ -572,6 +574,7 @@ def test_divergence_raises_and_keeps_finite_weights():
     assert np.isfinite(model.flat.values).all()
 
 
+@pytest.mark.filterwarnings("ignore:x looks unscaled")  # huge inputs on purpose
 def test_divergence_restores_the_best_weights_when_early_stopping_tracks_them():
     x, labels = make_blobs(0, scale=100.0)
     model = make_model(1)
@@ -710,3 +713,20 @@ def test_progress_bar_goes_to_stderr_and_quiet_runs_print_nothing(capsys):
     assert captured.out == ""
     assert "2/2" in captured.err
     assert "val_acc=" in captured.err
+
+
+def test_fit_warns_once_when_inputs_look_unscaled():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (64, 784)).astype(np.float32)  # raw 0-255 values
+    labels = rng.integers(0, 10, 64)
+    model = build_mlp(784, [8], 10, rng=np.random.default_rng(0))
+    with pytest.warns(UserWarning, match=r"looks unscaled.*far outside \[0, 1\].*by 255") as seen:
+        fit(model, pixels, labels, optimizer=Adam(model.flat), epochs=3, rng=rng)
+    assert sum("unscaled" in str(w.message) for w in seen) == 1
+    # Scaled pixels, and standardised features with a few large values, do not warn.
+    standardised = rng.standard_normal((64, 784)).astype(np.float32)
+    standardised[0, :5] = 200.0
+    for x in (pixels / 255.0, standardised):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            fit(model, x, labels, optimizer=Adam(model.flat), epochs=1, rng=rng)

@@ -100,7 +100,7 @@ class NeuralNetwork:
         self.num_labels = check_positive_int("num_labels", num_labels)
         self.architecture = [int(units) for units in architecture]
         self.seed = seed
-        x_rows = self._check_inputs(X, "X")
+        x_rows = self._check_inputs(X, "X", n_samples=_n_columns(y))
         self.labels = self._check_one_hot(y, x_rows.shape[0], "y", "X")
         self.scaler = MinMaxScaler().fit(x_rows)
         self.x = self.scaler.transform(x_rows)
@@ -108,7 +108,9 @@ class NeuralNetwork:
             raise ValueError("X_test and y_test must be given together")
         self.x_test = self.labels_test = None
         if X_test is not None:
-            x_test_rows = self._check_inputs(X_test, "X_test", n_features=x_rows.shape[1])
+            x_test_rows = self._check_inputs(
+                X_test, "X_test", n_features=x_rows.shape[1], n_samples=_n_columns(y_test)
+            )
             self.labels_test = self._check_one_hot(y_test, x_test_rows.shape[0], "y_test", "X_test")
             self.x_test = self.scaler.transform(x_test_rows)
         self.rng = np.random.default_rng(seed)
@@ -124,12 +126,23 @@ class NeuralNetwork:
         self.history = History()
         self.best_epoch: int | None = None
 
-    def _check_inputs(self, X, name: str, n_features: int | None = None) -> np.ndarray:
+    def _check_inputs(
+        self, X, name: str, n_features: int | None = None, n_samples: int | None = None
+    ) -> np.ndarray:
         X = np.asarray(X)
         if X.ndim != 2:
             raise ValueError(f"{name} must be 2-D (n_features, n_samples); got shape {X.shape}")
         if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
             raise ValueError(f"{name} must hold real numbers; got dtype {X.dtype}")
+        # Samples in rows, as most libraries take them: the commonest mistake with this API.
+        rows_given = (n_features is not None and X.shape[1] == n_features != X.shape[0]) or (
+            n_samples is not None and X.shape[0] == n_samples != X.shape[1]
+        )
+        if rows_given:
+            raise ValueError(
+                f"{name} has shape {X.shape}, one sample per row, but samples are columns in "
+                f"this API, (n_features, n_samples): pass {name}.T"
+            )
         if n_features is not None and X.shape[0] != n_features:
             raise ValueError(
                 f"{name} has {X.shape[0]} features (rows) but the network expects {n_features}; "
@@ -141,6 +154,12 @@ class NeuralNetwork:
 
     def _check_one_hot(self, y, n_samples: int, name: str, x_name: str) -> np.ndarray:
         y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == self.num_labels != y.shape[0]:
+            raise ValueError(
+                f"{name} has shape {y.shape}, one sample per row, but samples are columns in "
+                f"this API, (num_labels={self.num_labels}, n_samples): pass {name}.T "
+                f"(and {x_name}.T if its samples are rows too)"
+            )
         if y.ndim != 2 or y.shape[0] != self.num_labels:
             raise ValueError(
                 f"{name} must be one-hot with shape (num_labels={self.num_labels}, n_samples); "
@@ -357,6 +376,12 @@ class NeuralNetwork:
         """Train and test accuracy per epoch; returns the matplotlib Figure."""
         title = "Accuracy per epoch" + (f" (lr={lr_used:g})" if lr_used is not None else "")
         return plot_accuracy(self.history, title=title, path=path, show=show)
+
+
+def _n_columns(y) -> int | None:
+    """The number of samples (columns) of one-hot labels, or None if ``y`` is not 2-D."""
+    shape = np.shape(y)
+    return shape[1] if len(shape) == 2 else None
 
 
 def _check_saved_config(config: dict, model: Sequential) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..checks import check_non_negative_int
-from ..data.images import FIELD, prepare_digit
+from ..data.images import FIELD, centre_in_field
 from ..io.model_files import load_model
 from .predictor import DIGITS, pixel_classifier
 
@@ -82,9 +82,9 @@ def demo_model_path() -> os.PathLike:
 def prepare_drawing(pixels: np.ndarray) -> np.ndarray:
     """Make a drawing MNIST-like: the ``(784,)`` uint8 field the network is given.
 
-    The drawing is bright ink on black already, so a black ring is added around it before
-    :func:`neural_network.data.images.prepare_digit`, which then never mistakes a drawing that
-    runs along the edges for dark ink on white paper.
+    The drawing is clean bright ink on black already: it needs only MNIST's step,
+    :func:`neural_network.data.images.centre_in_field`, not a photo's clean-up (so the page
+    works without scikit-image).
 
     Args:
         pixels: ``(784,)`` or ``(28, 28)`` values in 0-255, bright ink on black.
@@ -92,8 +92,7 @@ def prepare_drawing(pixels: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: if the drawing is blank.
     """
-    field = np.pad(np.asarray(pixels, dtype=np.float64).reshape(28, 28), 2)
-    return prepare_digit(field)
+    return centre_in_field(np.clip(np.asarray(pixels, dtype=np.float64).reshape(28, 28), 0, None))
 
 
 def _digit_probabilities(model: Any) -> Callable[[np.ndarray], np.ndarray]:

@@ -129,8 +129,12 @@ class Sequential:
         """Class probabilities (n_samples, n_classes), computed in batches, without caches.
 
         ``x`` is a NumPy array and so is the result, whatever the model's device.
+
+        Raises:
+            ValueError: for ``x`` that is not ``(n_samples, n_features)``; the message says
+                how to reshape one sample or a stack of images.
         """
-        x = np.asarray(x)
+        x = self._check_batch(np.asarray(x))
         xp = devices.array_module(self.device)
         out = np.empty((len(x), self.n_classes), dtype=self.dtype)
         for start in range(0, len(x), batch_size):
@@ -142,7 +146,7 @@ class Sequential:
     def predict_logits(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Logits (n_samples, n_classes) as a NumPy array, computed in batches on the model's
         device, without caches."""
-        x = np.asarray(x)
+        x = self._check_batch(np.asarray(x))
         xp = devices.array_module(self.device)
         out = np.empty((len(x), self.n_classes), dtype=self.dtype)
         for start in range(0, len(x), batch_size):
@@ -151,8 +155,32 @@ class Sequential:
         return out
 
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
-        """Predicted class ids (n_samples,)."""
+        """Predicted class ids (n_samples,); ``x`` as for :meth:`predict_proba`."""
         return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
+
+    def _check_batch(self, x: np.ndarray) -> np.ndarray:
+        """``x`` if it is a batch of rows of ``n_features`` values, else a sentence that says
+        what to pass: one sample (a vector or an image) or images must be flattened to rows."""
+        n_features = self.n_features
+        if x.ndim == 2 and x.shape[1] == n_features:
+            return x
+        expected = f"(n_samples, {n_features})"
+        if x.size == n_features:
+            raise ValueError(
+                f"x has shape {x.shape}, one sample; the model takes a batch {expected}: "
+                f"pass x.reshape(1, {n_features})"
+            )
+        if x.ndim >= 3 and np.prod(x.shape[1:]) == n_features:
+            raise ValueError(
+                f"x has shape {x.shape}, a stack of images; the model takes rows {expected}: "
+                f"pass x.reshape(len(x), {n_features})"
+            )
+        if x.ndim == 2 and x.shape[0] == n_features:
+            raise ValueError(
+                f"x has shape {x.shape}, one sample per column; the model takes one per row "
+                f"{expected}: pass x.T"
+            )
+        raise ValueError(f"x must have shape {expected}; got {x.shape}")
 
     def get_config(self) -> dict:
         """JSON-safe description from which :func:`from_config` rebuilds the architecture."""

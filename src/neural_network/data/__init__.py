@@ -1,5 +1,6 @@
 """Data: the IDX parser, dataset sources and the cache, MNIST and friends, preprocessing,
-augmentation, and digits from pictures. Needs NumPy only (Pillow for pictures)."""
+augmentation, and digits from pictures. Needs NumPy only (Pillow for pictures, and
+scikit-image, the ``photos`` extra, to clean up photos in ``ink``)."""
 
 from .augmentation import RandomDistortion, distort
 from .idx import IDXFormatError, parse_idx, read_idx

@@ -4,8 +4,9 @@ MNIST's digits were made this way (LeCun et al., http://yann.lecun.com/exdb/mnis
 digit's bounding box was scaled to fit a 20x20 box, keeping its aspect ratio, with
 anti-aliasing, then placed in a 28x28 field so that its centre of mass lies at the field's
 centre. Ink is bright (255) on a black (0) background. :func:`prepare_digit` does the same to
-any picture of one digit; :func:`read_image` reads a PNG or JPEG file (or a ``.npy`` array)
-into the array it takes. NumPy and Pillow only.
+any picture of one digit, a phone photo included (:mod:`neural_network.data.ink` finds the ink
+first, with scikit-image); :func:`centre_in_field` is the MNIST step alone (NumPy and Pillow);
+:func:`read_image` reads a PNG or JPEG file (or a ``.npy`` array) into the array it takes.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .ink import find_ink
+
 FIELD = 28  # side of an MNIST image
 BOX = 20  # side of the box the digit's bounding box is scaled to fit
 CENTRE = 14.0  # MNIST's mean centre of mass, in pixel indices, on both axes
 INK_THRESHOLD = 0.1  # fraction of the full ink level below which a pixel counts as background
-BORDER_FRACTION = 0.05  # width of the border ring that decides the background, per side
 
 
 def _to_grey(image: np.ndarray) -> np.ndarray:
@@ -42,15 +44,6 @@ def _to_grey(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _border(image: np.ndarray) -> np.ndarray:
-    """The pixels of the ring along the edges, ``BORDER_FRACTION`` of the size wide."""
-    height, width = image.shape
-    width_px = max(1, round(min(height, width) * BORDER_FRACTION))
-    mask = np.ones(image.shape, dtype=bool)
-    mask[width_px : height - width_px, width_px : width - width_px] = False
-    return image[mask]
-
-
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resample a float image to ``(height, width)`` with Lanczos (anti-aliased) filtering."""
     from PIL import Image
@@ -62,14 +55,12 @@ def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def prepare_digit(image: np.ndarray) -> np.ndarray:
-    """Turn a picture of one digit into an MNIST-like input vector.
+    """Turn a picture of one digit (a phone photo, a scan, a drawing) into an MNIST-like input.
 
-    Steps: to grey; inverted when the border is brighter than the middle of the image's
-    range (dark ink on white paper); the border's median subtracted as the background and
-    the ink scaled to 0-255, faint pixels (under ``INK_THRESHOLD`` of the brightest) set to
-    0; cropped to the ink's bounding box, scaled (Lanczos) so that its longer side is 20
-    pixels keeping the aspect ratio; placed in a 28x28 field by whole pixels so that its
-    centre of mass is at (14, 14), MNIST's mean, or as near as the field allows.
+    Two stages: :func:`neural_network.data.ink.find_ink` finds the ink (dark or bright; the
+    paper's brightness, lighting gradients and shadows removed; an automatic threshold; specks
+    and blobs at the picture's edge dropped; soft edges kept), then :func:`centre_in_field`
+    puts it in MNIST's form (20x20 box, centre of mass at the centre of 28x28).
 
     Args:
         image: ``(height, width)`` grey or ``(height, width, 3|4)`` RGB(A) values of any
@@ -80,18 +71,34 @@ def prepare_digit(image: np.ndarray) -> np.ndarray:
 
     Raises:
         ValueError: for an array that is not an image (shape, dtype, NaN) or a blank one.
+        ModuleNotFoundError: without scikit-image (``pip install "neural-network[photos]"``).
     """
-    grey = _to_grey(image)
-    low, high = float(grey.min()), float(grey.max())
-    border = _border(grey)
-    if border.mean() > (low + high) / 2:
-        grey = high + low - grey
-    background = float(np.median(_border(grey)))
-    ink = grey - background
-    peak = float(ink.max())
-    if not peak > 1e-6 * max(1.0, abs(high), abs(low)):
+    return centre_in_field(find_ink(_to_grey(image)))
+
+
+def centre_in_field(ink: np.ndarray) -> np.ndarray:
+    """Put an ink map in MNIST's form, as MNIST's digits were made.
+
+    Pixels under ``INK_THRESHOLD`` of the brightest are set to 0; the rest is cropped to its
+    bounding box, scaled (Lanczos, anti-aliased) so that its longer side is 20 pixels keeping
+    the aspect ratio, and placed in a 28x28 field by whole pixels so that its centre of mass
+    is at (14, 14), MNIST's mean, or as near as the field allows. NumPy and Pillow only: a
+    clean drawing (the web page's) needs nothing else.
+
+    Args:
+        ink: ``(height, width)`` values >= 0, ink bright on a black (0) field.
+
+    Returns:
+        ``(784,)`` uint8, bright ink on black, the brightest pixel 255.
+
+    Raises:
+        ValueError: if there is no ink (no value above 0).
+    """
+    ink = np.asarray(ink, dtype=np.float64)
+    peak = float(ink.max()) if ink.size else 0.0
+    if not peak > 0:
         raise ValueError("the image is blank: no digit found")
-    ink /= peak
+    ink = ink / peak
     ink[ink < INK_THRESHOLD] = 0.0
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))

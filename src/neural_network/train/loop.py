@@ -227,6 +227,7 @@ def fit(
         x, labels, sample_weight = x[kept], labels[kept], sample_weight[kept]
     if sample_weight is not None and (sample_weight == sample_weight[0]).all():
         sample_weight = None  # equal weights are the plain mean: take its exact arithmetic
+    _warn_if_unscaled(x)
     if validation_data is not None:
         validation_data = _check_validation_data(model, validation_data, loss)
     if model.device != "cpu":
@@ -265,6 +266,25 @@ def _check_validation_data(model: Sequential, validation_data, loss) -> tuple:
         return x_val, labels_val
     weights = check_sample_weight(validation_data[2], len(x_val), what="validation weights")
     return x_val, labels_val, weights
+
+
+UNSCALED_MEAN = 10.0  # inputs whose mean size is above this are surely not scaled
+
+
+def _warn_if_unscaled(x: np.ndarray) -> None:
+    """One warning when the inputs are far outside [0, 1], as raw 0-255 pixels are.
+
+    The mean absolute value decides, not the largest: standardised features can have a
+    few huge values (a pixel that is almost always 0), raw pixels are large on average.
+    """
+    size = float(np.abs(x).mean(dtype=np.float64))
+    if size > UNSCALED_MEAN:
+        warnings.warn(
+            f"x looks unscaled: its values are {size:.3g} on average, far outside [0, 1]; "
+            "divide raw 0-255 pixels by 255 (or fit a MinMaxScaler) for the network to learn",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _end_training(run: TrainingRun, *, failing: bool) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ...data.images import load_digit
+from ...data.images import FIELD, load_digit
+from ...io.atomic import write_atomically
+from .errors import CommandError
 from .models import class_probabilities, load_model_file
 from .options import Option, flag_type, positive_int
 
@@ -19,8 +23,10 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         "predict",
         parents=[common],
         help="classify image files",
-        description="Classify pictures of digits (PNG, JPEG, ... of any size; dark on light "
-        "or light on dark) or .npy arrays of 28x28 values in 0-255 (used as they are).",
+        description="Classify pictures of digits (phone photos, scans, drawings: PNG, JPEG, "
+        "... of any size; dark on light or light on dark; cleaned up with scikit-image, pip "
+        'install "neural-network[photos]") or .npy arrays of 28x28 values in 0-255 (used as '
+        "they are).",
     )
     command.add_argument("model", metavar="MODEL", help="a model file (model.npz)")
     command.add_argument("images", metavar="IMAGE", nargs="+", help="image or .npy files")
@@ -32,6 +38,12 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         metavar="K",
         help="how many classes to list per image (default: 3)",
     )
+    command.add_argument(
+        "--show-input",
+        metavar="DIR",
+        help="write the 28x28 input the network was given for each image, as DIR/NAME.png "
+        "(a new or empty folder's files are never overwritten)",
+    )
     command.set_defaults(handler=run_predict)
 
 
@@ -39,6 +51,8 @@ def run_predict(args: argparse.Namespace) -> int:
     """``neural-network predict``."""
     model = load_model_file(args.model)
     x = np.stack([load_digit(path) for path in args.images])
+    if args.show_input is not None:
+        write_inputs(args.show_input, args.images, x)
     probs, classes = class_probabilities(model, x)
     results = []
     for path, row in zip(args.images, probs, strict=True):
@@ -59,6 +73,39 @@ def run_predict(args: argparse.Namespace) -> int:
         top = "  ".join(f"{label}: {100 * p:5.1f}%" for label, p in result["top"])
         print(f"{result['file']:<{width}}  {result['label']}   ({top})")
     return 0
+
+
+def input_names(images: list[str]) -> list[str]:
+    """One PNG name per image file: its name's stem, numbered when two stems are the same."""
+    stems = [Path(path).stem or "image" for path in images]
+    names, seen = [], {}
+    for stem in stems:
+        seen[stem] = seen.get(stem, 0) + 1
+        names.append(f"{stem}.png" if stems.count(stem) == 1 else f"{stem}-{seen[stem]}.png")
+    return names
+
+
+def write_inputs(folder: str, images: list[str], x: np.ndarray) -> None:
+    """Each row of ``x`` as a 28x28 grey PNG in ``folder``, named after its image file.
+
+    Raises:
+        CommandError: if ``folder`` is a file, or one of the PNGs exists already (nothing is
+            written then).
+    """
+    from PIL import Image
+
+    out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise CommandError(f"--show-input: {folder} is not a folder")
+    targets = [out / name for name in input_names(images)]
+    existing = [str(target) for target in targets if target.exists()]
+    if existing:
+        raise CommandError(f"--show-input: {existing[0]} exists; choose a new or empty folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for target, row in zip(targets, x, strict=True):
+        buffer = io.BytesIO()
+        Image.fromarray(row.reshape(FIELD, FIELD).astype(np.uint8)).save(buffer, format="PNG")
+        write_atomically(target, buffer.getvalue())
 
 
 def _json_label(label: Any) -> Any:
