@@ -21,11 +21,11 @@ from typing import Any
 import numpy as np
 
 from ...data.preprocessing import one_hot
+from ...io.atomic import write_atomically
+from ...io.checkpoints import read_checkpoint
 from .. import plotting
 from ..classic import NeuralNetwork
 from ..presets import PRESETS, train_preset
-from ...io.atomic import write_atomically
-from ...io.checkpoints import read_checkpoint
 from ..run_folder import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
