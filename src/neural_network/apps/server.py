@@ -13,8 +13,8 @@ fixed pool of worker threads and deadlines (:mod:`neural_network.apps.bounded_ht
 
 Every failure is a JSON ``{"error": "..."}`` with a 4xx status (5xx only for a bug or a
 model whose outputs are not finite), and the server keeps answering. Inference runs in
-Python, with the library's own model. This module
-prints nothing; request lines go to the ``neural_network.apps.server`` logger.
+Python, with the library's own model. This module prints nothing; request lines go to the
+``neural_network.apps.server`` logger.
 """
 
 from __future__ import annotations
