@@ -2,8 +2,9 @@
 
 The bytes go to a temporary file in the same folder (``.{name}.tmp-<pid>-<random>``, a long
 name shortened), are flushed and fsynced, and ``os.replace`` moves them over the path, which
-is atomic on POSIX and Windows; the folder is then fsynced so that the rename survives a power cut. Temporary
-files left by a killed writer are removed at the next write to the same path.
+is atomic on POSIX and Windows; the folder is then fsynced so that the rename survives a
+power cut. Temporary files left by a killed writer are removed at the next write to the same
+path.
 """
 
 from __future__ import annotations

@@ -39,13 +39,13 @@ import numpy as np
 
 from ..core.model import LAYER_TYPES, Sequential, set_model_writer
 from ..core.parameters import Parameter
-from ..train.history import History
 from ..data.files import open_regular_file
+from ..train.history import History
 from .archive import (
     FLOAT_DTYPES,
     METADATA,
-    ZIP_MAGIC,
     NAME_CHARACTERS,
+    ZIP_MAGIC,
     ModelFileError,
     read_archive,
     refusing,
