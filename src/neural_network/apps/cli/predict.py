@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ...data.image_files import check_image_file
 from ...data.images import load_digit
 from .models import class_probabilities, load_model_file
 from .options import Option, flag_type, positive_int
@@ -38,6 +39,8 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_predict(args: argparse.Namespace) -> int:
     """``neural-network predict``."""
     model = load_model_file(args.model)
+    for path in args.images:
+        check_image_file(path)  # format, size and .npy shape, before anything is decoded
     x = np.stack([load_digit(path) for path in args.images])
     probs, classes = class_probabilities(model, x)
     results = []
@@ -54,11 +57,18 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{k: r[k] for k in ("file", "label", "probabilities")} for r in results]))
         return 0
-    width = max(map(len, args.images))
-    for result in results:
-        top = "  ".join(f"{label}: {100 * p:5.1f}%" for label, p in result["top"])
-        print(f"{result['file']:<{width}}  {result['label']}   ({top})")
+    files = [_shown(path) for path in args.images]
+    width = max(map(len, files))
+    for file, result in zip(files, results, strict=True):
+        top = "  ".join(f"{_shown(label)}: {100 * p:5.1f}%" for label, p in result["top"])
+        print(f"{file:<{width}}  {_shown(result['label'])}   ({top})")
     return 0
+
+
+def _shown(text: Any) -> str:
+    """``str(text)`` with control and other unprintable characters escaped: a class label
+    read from a model file never reaches the terminal as an escape sequence."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in str(text))
 
 
 def _json_label(label: Any) -> Any:
