@@ -72,6 +72,20 @@ def _make_rng(random_state) -> np.random.Generator:
     )
 
 
+def _check_class_labels(classes: np.ndarray) -> np.ndarray:
+    """Refuse labels that a model file cannot store: only booleans, integers, floats and
+    strings are kept (datetime64 labels, say, would fit and then fail to save)."""
+    storable = (bool, int, float, str, np.bool_, np.integer, np.floating, np.str_)
+    if classes.dtype.kind not in "biufUO" or not all(
+        isinstance(label, storable) for label in classes.tolist()
+    ):
+        raise ValueError(
+            f"y holds labels of dtype {classes.dtype} ({classes[:1].tolist()[0]!r}, ...); class "
+            "labels must be integers, floats, booleans or strings, which a model file can store"
+        )
+    return classes
+
+
 def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Positions of the labels ``y`` in the sorted ``classes``.
 
@@ -213,7 +227,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         settings = self._check_params()
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32), reset=True)
         self._check_targets(y)
-        self.classes_, labels = np.unique(y, return_inverse=True)
+        classes, labels = np.unique(y, return_inverse=True)
+        self.classes_ = _check_class_labels(classes)
         labels = labels.reshape(-1).astype(np.intp, copy=False)
         rng = _make_rng(self.random_state)
         x = self._initialize(X, rng, settings)
@@ -264,7 +279,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         if classes is not None:
-            classes = np.unique(np.asarray(classes))
+            classes = _check_class_labels(np.unique(np.asarray(classes)))
             if not first_call and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes!r} differs from classes_={self.classes_!r} "
