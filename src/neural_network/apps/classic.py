@@ -373,13 +373,23 @@ def _check_architecture(architecture: object) -> list[int]:
     if isinstance(architecture, numbers.Integral) and not isinstance(
         architecture, (bool, np.bool_)
     ):
-        return [check_positive_int("architecture", architecture)]
-    if isinstance(architecture, (str, bytes)) or not isinstance(architecture, Iterable):
+        sizes, names = [architecture], ["architecture"]
+    elif isinstance(architecture, (str, bytes)) or not isinstance(architecture, Iterable):
         raise ValueError(
             "architecture must be a list of hidden layer sizes such as [512, 256, 128], or "
             f"one size; got {architecture!r}"
         )
-    return [check_positive_int(f"architecture[{i}]", units) for i, units in enumerate(architecture)]
+    else:
+        sizes = list(architecture)
+        names = [f"architecture[{i}]" for i in range(len(sizes))]
+    for name, units in zip(names, sizes, strict=True):
+        try:
+            check_positive_int(name, units)
+        except ValueError:
+            raise ValueError(
+                f"hidden layer sizes must be positive integers; {name} is {units!r}"
+            ) from None
+    return [int(units) for units in sizes]
 
 
 def _check_saved_config(config: dict, model: Sequential) -> None:
