@@ -51,7 +51,7 @@ def check_image_file(path: str | os.PathLike) -> None:
                 width, height = picture.size
     except UnidentifiedImageError:
         raise ValueError(
-            f"{os.fspath(path)}: not an image in one of the formats read here "
+            f"{os.fspath(path)}: not a readable image in one of the formats read here "
             f"({', '.join(IMAGE_FORMATS)}, or a .npy array)"
         ) from None
     except (Image.DecompressionBombError, OSError, SyntaxError, ValueError) as error:
