@@ -236,7 +236,10 @@ NEXT_REQUEST = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
     [("\u00b2", 400), ("9" * 5000, 413), ("1_0", 400), ("-1", 400), ("0x10", 400)],
 )
 def test_a_bad_content_length_is_refused_and_the_connection_closed(server, length, status):
-    request = f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
+    # Latin-1, as http.server decodes headers: b"\xb2" is read as "\u00b2", which
+    # str.isdigit calls a digit and int refuses.
+    request = f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+    request = request.encode("latin-1")
     answer_status, answer, closed = exchange(server, request + NEXT_REQUEST)
     assert answer_status == status and set(answer) == {"error"}
     assert closed  # what followed the headers was not taken for a request
@@ -245,8 +248,8 @@ def test_a_bad_content_length_is_refused_and_the_connection_closed(server, lengt
 def test_two_different_content_lengths_are_refused(server):
     request = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
     request += b"Content-Length: 3\r\n\r\n{}"
-    status, _, closed = exchange(server, request)
-    assert status == 400 and closed
+    status, answer, closed = exchange(server, request)
+    assert status == 400 and "Content-Length" in answer["error"] and closed
 
 
 @pytest.fixture(scope="module")
