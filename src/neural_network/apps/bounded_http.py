@@ -236,12 +236,17 @@ class DeadlineRequestHandler(BaseHTTPRequestHandler):
         idle_since = self.server.accepted_at()  # time waiting in the queue counts as idle
         while self._wait_for_request(idle_since):
             self._reader.deadline = time.monotonic() + self.server.request_timeout
-            self.connection.settimeout(self.server.request_timeout)  # for writes too
             self.handle_one_request()
             self._reader.deadline = None
             if self.close_connection:
                 return
             idle_since = time.monotonic()
+
+    def end_headers(self) -> None:
+        # The reads left the socket with what remained of the request's deadline; the
+        # response gets the whole ``request_timeout`` to be written.
+        self.connection.settimeout(self.server.request_timeout)
+        super().end_headers()
 
     def _buffered(self) -> bool:
         """Whether bytes of a request were read already (a pipelined request)."""
