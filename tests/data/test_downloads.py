@@ -64,6 +64,7 @@ class Route:
     content_length: int | None = None  # None: the body's length; -1: no header
     delay_s: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    trickle_s: float = 0.0  # send the body a byte at a time, this far apart
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -81,7 +82,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self.wfile.write(route.body)
+            if not route.trickle_s:
+                self.wfile.write(route.body)
+            for index in range(len(route.body) if route.trickle_s else 0):
+                self.wfile.write(route.body[index : index + 1])
+                self.wfile.flush()
+                time.sleep(route.trickle_s)
 
     def log_message(self, format: str, *args) -> None:
         """Keep the test output quiet."""
@@ -431,3 +437,49 @@ def test_download_error_is_an_os_error_and_idx_errors_are_value_errors():
     assert issubclass(DownloadError, OSError)
     assert issubclass(ChecksumError, IDXFormatError)
     assert issubclass(IDXFormatError, ValueError)
+
+
+def test_a_mirror_that_trickles_is_given_up_at_the_deadline(server, cache, pinned, monkeypatch):
+    contents = pinned()
+    body = gzip.compress(contents["train-images-idx3-ubyte"], mtime=0)
+    server.routes["/trickle/train-images-idx3-ubyte.gz"] = Route(body, trickle_s=0.02)
+    monkeypatch.setattr(sources, "_DOWNLOAD_DEADLINE_S", 0.5)
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"took longer than 0\.5 s"):
+        load_fashion_mnist(mirrors=[server.url("trickle")])
+    assert time.monotonic() - started < 3
+    assert cache_listing(cache) == []
+
+
+def test_https_mirrors_come_first_and_http_ones_are_pinned():
+    for key, mirrors in mnist.MIRRORS.items():
+        schemes = [url.split(":", 1)[0] for url in mirrors]
+        assert schemes == sorted(schemes, key=lambda scheme: scheme != "https"), key
+        if "http" in schemes:  # safe only because every file's digest is pinned
+            for pinned_file in mnist._DATASETS[key].files:
+                assert pinned_file.sha256 or pinned_file.gz_sha256
+
+
+def test_a_relative_cache_folder_is_refused_and_named(monkeypatch, tmp_path, pinned):
+    pinned()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEURAL_NETWORK_DATA", "relative/data")
+    with pytest.raises(ValueError, match="NEURAL_NETWORK_DATA"):
+        load_fashion_mnist(mirrors=["http://127.0.0.1:9/"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cache_folder_that_cannot_be_made_is_named(monkeypatch, tmp_path, pinned):
+    pinned()
+    (tmp_path / "a-file").write_text("not a folder")
+    monkeypatch.setenv("NEURAL_NETWORK_DATA", str(tmp_path / "a-file"))
+    with pytest.raises(OSError, match=r"NEURAL_NETWORK_DATA") as caught:
+        load_fashion_mnist(mirrors=["http://127.0.0.1:9/"])
+    assert str(tmp_path / "a-file") in str(caught.value)
+
+
+def test_a_failed_download_leaves_no_empty_folders(server, cache, pinned):
+    pinned()
+    with pytest.raises(DownloadError):
+        load_fashion_mnist(mirrors=[server.url("missing")])
+    assert not cache.exists()

@@ -14,8 +14,9 @@ test accuracy, ``ProgressBar`` and, when asked, ``Checkpoint``.
 
 from __future__ import annotations
 
+import numbers
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -70,7 +71,8 @@ class NeuralNetwork:
         y_test: One-hot test labels.
         activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or ``"tanh"``.
         num_labels: Number of classes.
-        architecture: Hidden layer sizes, e.g. ``[512, 256, 128]``.
+        architecture: Hidden layer sizes, e.g. ``[512, 256, 128]``; one integer is one
+            hidden layer (``512`` is ``[512]``), ``[]`` none.
         seed: Seed of the one ``np.random.Generator`` behind initialisation, shuffling and
             dropout; the same seed gives bit-identical runs.
         device: ``"cpu"`` or ``"cuda"`` (an NVIDIA GPU, through CuPy): where the weights,
@@ -79,7 +81,8 @@ class NeuralNetwork:
 
     Raises:
         ValueError: for shapes that disagree, labels that are not one-hot, NaN or infinite
-            inputs, or an unknown activation or device.
+            inputs, an unknown activation or device, or an architecture that is not
+            positive integers (a string such as ``"512"``, ``1.5`` and ``True`` are refused).
         DeviceUnavailableError: for ``device="cuda"`` without CuPy or without a GPU.
     """
 
@@ -98,7 +101,7 @@ class NeuralNetwork:
         get_activation(activation)
         self.activation = activation
         self.num_labels = check_positive_int("num_labels", num_labels)
-        self.architecture = [int(units) for units in architecture]
+        self.architecture = _check_architecture(architecture)
         self.seed = seed
         x_rows = self._check_inputs(X, "X", n_samples=_n_columns(y))
         self.labels = self._check_one_hot(y, x_rows.shape[0], "y", "X")
@@ -237,7 +240,7 @@ class NeuralNetwork:
         check_positive_int("batch_size", batch_size)
         log_every = check_positive_int("log_every", log_every)
         lam = check_real("lam", lam, "[0, inf)")
-        dropout_keep = check_real("dropout_keep", dropout_keep, "(0, 1]")
+        dropout_keep = check_dropout_keep("dropout_keep", dropout_keep)
         grad_clip = check_optional_real("grad_clip", grad_clip, "(0, inf)")
         for layer in self.model.layers:
             if isinstance(layer, Dropout):
@@ -382,6 +385,42 @@ def _n_columns(y) -> int | None:
     """The number of samples (columns) of one-hot labels, or None if ``y`` is not 2-D."""
     shape = np.shape(y)
     return shape[1] if len(shape) == 2 else None
+
+
+def check_dropout_keep(name: str, value: object) -> float:
+    """A keep probability in ``(0, 1]`` whose drop rate ``1 - value`` is below 1 in floating
+    point (``1e-300`` is not: ``1 - 1e-300`` rounds to 1, and no unit would be kept)."""
+    keep = check_real(name, value, "(0, 1]")
+    if 1.0 - keep == 1.0:
+        raise ValueError(
+            f"{name + ' ' if name else ''}must be a keep probability in (0, 1] large enough "
+            f"that 1 - p is below 1 in floating point; got {value!r}"
+        )
+    return keep
+
+
+def _check_architecture(architecture: object) -> list[int]:
+    """Hidden layer sizes as a list of ints, from a sequence of positive integers or one."""
+    if isinstance(architecture, numbers.Integral) and not isinstance(
+        architecture, (bool, np.bool_)
+    ):
+        sizes, names = [architecture], ["architecture"]
+    elif isinstance(architecture, (str, bytes)) or not isinstance(architecture, Iterable):
+        raise ValueError(
+            "architecture must be a list of hidden layer sizes such as [512, 256, 128], or "
+            f"one size; got {architecture!r}"
+        )
+    else:
+        sizes = list(architecture)
+        names = [f"architecture[{i}]" for i in range(len(sizes))]
+    for name, units in zip(names, sizes, strict=True):
+        try:
+            check_positive_int(name, units)
+        except ValueError:
+            raise ValueError(
+                f"hidden layer sizes must be positive integers; {name} is {units!r}"
+            ) from None
+    return [int(units) for units in sizes]
 
 
 def _check_saved_config(config: dict, model: Sequential) -> None:

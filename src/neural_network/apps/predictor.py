@@ -41,7 +41,8 @@ class PixelClassifier:
         """``(n, n_classes)`` float64 probabilities for pixel rows ``(n, n_features)``, 0-255.
 
         Raises:
-            ValueError: for rows of another width.
+            ValueError: for rows of another width, or if the model's outputs are not finite
+                (a model with huge weights gives NaN rather than a wrong answer).
         """
         pixels = np.asarray(pixels, dtype=np.float64)
         if pixels.ndim != 2 or pixels.shape[1] != self.n_features:
@@ -49,7 +50,23 @@ class PixelClassifier:
                 f"the model takes {self.n_features} inputs, but the images have "
                 f"{pixels.shape[-1]} pixels"
             )
-        return np.asarray(self._compute(pixels), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            probs = np.asarray(self._compute(pixels), dtype=np.float64)
+        check_finite_probabilities(probs)
+        return probs
+
+
+def check_finite_probabilities(probs: np.ndarray) -> None:
+    """Refuse probabilities that are not all finite.
+
+    Raises:
+        ValueError: naming the cause, a model whose weights overflow the arithmetic.
+    """
+    if not np.isfinite(probs).all():
+        raise ValueError(
+            "the model's outputs are not finite numbers (its weights are so large that the "
+            "arithmetic overflows); it gives no usable answer"
+        )
 
 
 def pixel_classifier(model: Any) -> PixelClassifier:

@@ -15,6 +15,35 @@ CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 HISTORY_CSV_FILE = "history.csv"
+FIGURE_FILES = (
+    "cost.png",
+    "accuracy.png",
+    "learning_rate.png",
+    "confusion_matrix.png",
+    "misclassified.png",
+    "first_layer_weights.png",
+)
+# Every file a run writes: a folder holding any of them holds a run.
+RUN_FILES = (
+    MODEL_FILE,
+    CHECKPOINT_FILE,
+    CONFIG_FILE,
+    METRICS_FILE,
+    HISTORY_FILE,
+    HISTORY_CSV_FILE,
+    *FIGURE_FILES,
+)
+
+
+def run_files_in(folder: Path) -> list[str]:
+    """The names of :data:`RUN_FILES` that ``folder`` holds (none if it does not exist)."""
+    return [name for name in RUN_FILES if (folder / name).exists()]
+
+
+def remove_run_files(folder: Path, names: tuple[str, ...] = RUN_FILES) -> None:
+    """Remove the run's files ``names`` from ``folder``; nothing else in it is touched."""
+    for name in names:
+        (folder / name).unlink(missing_ok=True)
 
 
 def write_text(path: Path, content: str) -> None:

@@ -1,6 +1,7 @@
 """A local web page to draw a digit and watch the network answer (``neural-network serve``).
 
-One page and one JSON endpoint, served by the standard library's ``ThreadingHTTPServer``:
+One page and one JSON endpoint, served by the standard library's ``http.server`` with a
+fixed pool of worker threads and deadlines (:mod:`neural_network.apps.bounded_http`):
 
 - ``GET /`` is the page (``web/index.html``, ``app.js``, ``style.css``, shipped with the
   package; plain HTML, CSS and JavaScript that need no network).
@@ -10,9 +11,10 @@ One page and one JSON endpoint, served by the standard library's ``ThreadingHTTP
   :func:`prepare_drawing` (its bounding box scaled to 20x20, its centre of mass placed at
   the centre of a 28x28 field).
 
-Every failure is a JSON ``{"error": "..."}`` with a 4xx status (5xx only for a bug), and the
-server keeps answering. Inference runs in Python, with the library's own model. This module
-prints nothing; request lines go to the ``neural_network.apps.server`` logger.
+Every failure is a JSON ``{"error": "..."}`` with a 4xx status (5xx only for a bug or a
+model whose outputs are not finite), and the server keeps answering. Inference runs in
+Python, with the library's own model. This module prints nothing; request lines go to the
+``neural_network.apps.server`` logger.
 """
 
 from __future__ import annotations
@@ -23,10 +25,8 @@ import json
 import logging
 import math
 import os
-import socket
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import numpy as np
@@ -34,16 +34,20 @@ import numpy as np
 from ..checks import check_non_negative_int
 from ..data.images import FIELD, centre_in_field
 from ..io.model_files import load_model
-from .predictor import DIGITS, pixel_classifier
+from .bounded_http import (
+    IDLE_TIMEOUT_SECONDS,
+    REQUEST_TIMEOUT_SECONDS,
+    WORKERS,
+    BoundedHTTPServer,
+    DeadlineRequestHandler,
+)
+from .predictor import DIGITS, check_finite_probabilities, pixel_classifier
 
 N_PIXELS = FIELD * FIELD
 MAX_BODY_BYTES = 64 * 1024  # 784 numbers need under 8 KB even written as "255.000000,"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 PREDICT_PATH = "/api/predict"
-IDLE_TIMEOUT_SECONDS = 60  # an idle keep-alive connection is closed after this long
-LINGER_SECONDS = 2.0  # how long a closing connection waits for the client's unread bytes
-LINGER_BYTES = 1 << 20  # and how many of them it discards at most
 
 # The only files the server hands out: URL path -> (file in web/, content type).
 PAGES: dict[str, tuple[str, str]] = {
@@ -156,25 +160,42 @@ def parse_pixels(body: bytes) -> np.ndarray:
     return np.array(pixels, dtype=np.float64)
 
 
-class DemoServer(ThreadingHTTPServer):
-    """The demo's HTTP server: a model, the page's files, one thread per request.
+class DemoServer(BoundedHTTPServer):
+    """The demo's HTTP server: a model, the page's files, a fixed pool of worker threads.
 
     Args:
         address: ``(host, port)``; port 0 picks a free port (see :attr:`url`).
         model: A ``NeuralNetwork``, ``Sequential`` or ``MLPClassifier`` of 784 inputs and
             the 10 classes 0-9.
+        workers, request_timeout, idle_timeout: As for
+            :class:`~neural_network.apps.bounded_http.BoundedHTTPServer`.
+
+    Raises:
+        ValueError: for a model the page cannot use, or one whose outputs are not finite.
     """
 
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], model: Any):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        model: Any,
+        *,
+        workers: int = WORKERS,
+        request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+        idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    ):
         self.model = model
         self.probabilities = _digit_probabilities(model)
+        # A model with huge weights gives NaN for most inputs: refuse it before serving.
+        self.probabilities(np.stack([np.zeros(N_PIXELS), np.full(N_PIXELS, 255)]))
         web = importlib.resources.files("neural_network.apps") / "web"
         self.pages = {path: (web / name).read_bytes() for path, (name, _) in PAGES.items()}
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        super().__init__(address, DemoRequestHandler)
+        super().__init__(
+            address,
+            DemoRequestHandler,
+            workers=workers,
+            request_timeout=request_timeout,
+            idle_timeout=idle_timeout,
+        )
 
     @property
     def url(self) -> str:
@@ -182,35 +203,22 @@ class DemoServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
-    def shutdown_request(self, request: socket.socket) -> None:
-        """Close a connection without a reset: stop sending, then discard what the client
-        still sends (a refused body, say) until it closes, for at most ``LINGER_SECONDS`` and
-        ``LINGER_BYTES``. Closing a socket that holds unread bytes sends a TCP reset, and a
-        reset can destroy the error response before the client has read it."""
-        try:
-            request.shutdown(socket.SHUT_WR)
-            request.settimeout(LINGER_SECONDS)
-            discarded = 0
-            while discarded < LINGER_BYTES:
-                chunk = request.recv(64 * 1024)
-                if not chunk:
-                    break
-                discarded += len(chunk)
-        except OSError:
-            pass
-        self.close_request(request)
-
     def predict(self, pixels: np.ndarray) -> dict[str, Any]:
         """The answer to one drawing: label, probabilities and the prepared image.
 
         Raises:
-            RequestError: (422) for a blank drawing.
+            RequestError: (422) for a blank drawing; (500) if the model's outputs are not
+                finite.
         """
         try:
             image = prepare_drawing(pixels)
         except ValueError as error:
             raise RequestError(HTTPStatus.UNPROCESSABLE_ENTITY, str(error)) from None
-        probs = self.probabilities(image[None, :].astype(np.float64))[0]
+        try:
+            probs = self.probabilities(image[None, :].astype(np.float64))[0]
+            check_finite_probabilities(probs)
+        except ValueError as error:  # outputs that are not finite: never NaN in the JSON
+            raise RequestError(HTTPStatus.INTERNAL_SERVER_ERROR, str(error)) from None
         return {
             "label": int(np.argmax(probs)),
             "probabilities": [float(p) for p in probs],
@@ -218,14 +226,12 @@ class DemoServer(ThreadingHTTPServer):
         }
 
 
-class DemoRequestHandler(BaseHTTPRequestHandler):
+class DemoRequestHandler(DeadlineRequestHandler):
     """Answers ``GET`` for the page's files and ``POST /api/predict``; JSON errors otherwise."""
 
     server: DemoServer
     server_version = "neural-network-demo"
     sys_version = ""
-    protocol_version = "HTTP/1.1"
-    timeout = IDLE_TIMEOUT_SECONDS
 
     def do_GET(self) -> None:
         self._answer(self._get)
@@ -269,7 +275,7 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
             raise RequestError(HTTPStatus.NOT_FOUND, f"no such endpoint: {self._path()}")
         pixels = parse_pixels(self._read_body())
         answer = self.server.predict(pixels)
-        return HTTPStatus.OK, json.dumps(answer).encode(), "application/json"
+        return HTTPStatus.OK, json.dumps(answer, allow_nan=False).encode(), "application/json"
 
     def _read_body(self) -> bytes:
         """The request body, refused unless its declared length is at most MAX_BODY_BYTES."""
@@ -278,16 +284,7 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
             raise RequestError(
                 HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length, not chunked"
             )
-        length_text = self.headers.get("Content-Length")
-        if length_text is None:
-            self.close_connection = True
-            raise RequestError(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
-        if not length_text.strip().isdigit():
-            self.close_connection = True
-            raise RequestError(
-                HTTPStatus.BAD_REQUEST, f"Content-Length must be a byte count; got {length_text!r}"
-            )
-        length = int(length_text)
+        length = _content_length(self.headers.get_all("Content-Length") or [])
         if length > MAX_BODY_BYTES:
             # The body is never read: close the connection rather than drain it.
             self.close_connection = True
@@ -295,7 +292,13 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"the body is {length} bytes; at most {MAX_BODY_BYTES} are accepted",
             )
-        body = self.rfile.read(length)
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            raise RequestError(
+                HTTPStatus.REQUEST_TIMEOUT,
+                f"the body did not arrive within {self.server.request_timeout:g} s",
+            ) from None
         if len(body) != length:
             self.close_connection = True
             raise RequestError(
@@ -315,6 +318,7 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
             payload, content_type = _error_json(str(error)), "application/json"
         except Exception:
             logger.exception("error while answering %s %s", self.command, self.path)
+            self.close_connection = True
             status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, _error_json("internal error")
             content_type = "application/json"
         self._send(status, payload, content_type, headers, head=head)
@@ -336,7 +340,7 @@ class DemoRequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if self.close_connection:
             self.send_header("Connection", "close")
-        self.end_headers()
+        self.end_headers()  # into the write buffer: headers and body go out in one write
         if not head:
             self.wfile.write(payload)
 
@@ -363,6 +367,36 @@ def _error_json(message: str) -> bytes:
     return json.dumps({"error": message}).encode()
 
 
+def _content_length(values: list[str]) -> int:
+    """The body's length from the request's Content-Length headers.
+
+    Raises:
+        RequestError: (411) for none; (400) for one that is not ASCII digits (``"²"`` passes
+            ``str.isdigit``) or for two that differ; a value too long to be a small number
+            counts as too large (413), without converting it.
+    """
+    if not values:
+        raise RequestError(HTTPStatus.LENGTH_REQUIRED, "a Content-Length header is required")
+    texts = {value.strip() for value in values}
+    if len(texts) > 1:
+        raise RequestError(
+            HTTPStatus.BAD_REQUEST, f"the request has {len(values)} different Content-Lengths"
+        )
+    (text,) = texts
+    if not (text.isascii() and text.isdigit()):
+        raise RequestError(
+            HTTPStatus.BAD_REQUEST, f"Content-Length must be a byte count; got {text!r:.40}"
+        )
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_BODY_BYTES)):
+        raise RequestError(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+            f"the body is a {len(digits)}-digit number of bytes; at most {MAX_BODY_BYTES} "
+            "are accepted",
+        )
+    return int(digits)
+
+
 def _resolve_model(model: Any) -> Any:
     """A model object from a model, a model file path, or ``None`` (the demo model)."""
     if model is None:
@@ -374,7 +408,13 @@ def _resolve_model(model: Any) -> Any:
 
 
 def make_server(
-    model: Any = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT
+    model: Any = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    *,
+    workers: int = WORKERS,
+    request_timeout: float = REQUEST_TIMEOUT_SECONDS,
+    idle_timeout: float = IDLE_TIMEOUT_SECONDS,
 ) -> DemoServer:
     """A bound, not yet running, demo server; call ``serve_forever()`` (in a thread for tests).
 
@@ -383,15 +423,31 @@ def make_server(
             load, or ``None`` for the demo model shipped with the package.
         host: The address to bind; the loopback address unless told otherwise.
         port: The port; 0 picks a free one (``server.url`` says which).
+        workers: Connections served at once; others wait their turn.
+        request_timeout: Seconds a client has to send a whole request, from its first byte.
+        idle_timeout: Seconds a connection may stay open between requests.
 
     Raises:
         TypeError, ValueError: for a model the page cannot use.
         ModelFileError, FileNotFoundError: for a model file that cannot be read.
-        OSError: if the address cannot be bound (a port in use, say).
+        OSError: if the address cannot be bound (a port in use, say); the message names it.
     """
     if check_non_negative_int("port", port) > 65535:
         raise ValueError(f"port must be an integer in 0-65535; got {port!r}")
-    return DemoServer((host, port), _resolve_model(model))
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a string; got {host!r}")
+    resolved = _resolve_model(model)
+    try:
+        return DemoServer(
+            (host, port),
+            resolved,
+            workers=workers,
+            request_timeout=request_timeout,
+            idle_timeout=idle_timeout,
+        )
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OSError(f"cannot listen on host {host!r}, port {port}: {reason}") from None
 
 
 def serve(

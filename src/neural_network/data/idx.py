@@ -33,6 +33,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .files import open_regular_file
+
 _IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
@@ -209,11 +211,15 @@ def read_idx(path: str | os.PathLike[str], *, max_elements: int = 100_000_000) -
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         IDXFormatError: If the bytes are not a valid IDX file or the gzip stream is corrupt
-            or truncated.
+            or truncated, or if ``path`` is not a regular file (a FIFO, a device, a folder).
         TypeError: If ``max_elements`` is not an int.
         ValueError: If ``max_elements`` is negative.
     """
     _check_max_elements(max_elements)
-    with open(path, "rb") as file:
+    try:
+        file = open_regular_file(path, "IDX file")
+    except ValueError as error:
+        raise IDXFormatError(str(error)) from None
+    with file:
         data = read_idx_bytes(file, os.fspath(path), max_elements)
     return parse_idx(data, max_elements=max_elements)

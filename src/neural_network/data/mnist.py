@@ -123,8 +123,8 @@ MIRRORS: dict[str, tuple[str, ...]] = {
         "http://yann.lecun.com/exdb/mnist/",
     ),
     "fashion_mnist": (
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
         "https://github.com/zalandoresearch/fashion-mnist/raw/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ),
     "kmnist": (
         "https://codh.rois.ac.jp/kmnist/dataset/kmnist/",
@@ -133,8 +133,10 @@ MIRRORS: dict[str, tuple[str, ...]] = {
 }
 """Base URLs tried in order for each dataset's ``<file name>.gz``; ``mirrors=`` overrides.
 
-Plain-HTTP mirrors are safe to use because every file is checked against a pinned digest
-before it is kept.
+HTTPS mirrors come first. The plain-HTTP ones that follow (the original MNIST site, the
+Fashion-MNIST S3 website, which serves no HTTPS) are safe to fall back on: every file is
+checked against its pinned size and SHA-256 before it is kept or parsed, so a file altered
+on the way is refused like a corrupt one; what HTTP gives away is only which file is fetched.
 """
 
 Split = tuple[np.ndarray, np.ndarray]

@@ -21,12 +21,14 @@ error: the loaders never skip a copy the user put there.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
 import os
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -147,7 +149,8 @@ class DatasetSpec:
     n_classes: int = 10
 
 
-_DOWNLOAD_TIMEOUT_S = 30.0
+_DOWNLOAD_TIMEOUT_S = 30.0  # for connecting, and for each read
+_DOWNLOAD_DEADLINE_S = 600.0  # for a whole file: a mirror that trickles is given up
 _DOWNLOAD_CHUNK = 1 << 20
 _USER_AGENT = "neural_network (Python urllib)"
 
@@ -164,10 +167,19 @@ def get_cache_dir() -> Path:
 
     Returns:
         The folder (no subfolder).
+
+    Raises:
+        ValueError: if ``$NEURAL_NETWORK_DATA`` is a relative path.
     """
     configured = os.environ.get("NEURAL_NETWORK_DATA")
     if configured:
-        return Path(configured).expanduser()
+        folder = Path(configured).expanduser()
+        if not folder.is_absolute():
+            raise ValueError(
+                f"$NEURAL_NETWORK_DATA is {configured!r}, a relative path; set it to an "
+                "absolute folder, so that datasets are not cached in whatever folder is current"
+            )
+        return folder
     if sys.platform == "win32":
         local_app_data = os.environ.get("LOCALAPPDATA")
         base = Path(local_app_data) if local_app_data else Path.home() / "AppData" / "Local"
@@ -287,18 +299,21 @@ def _fetch(url: str, pinned: PinnedFile, cache: Path) -> np.ndarray:
             if declared.isdigit() and int(declared) > limit:
                 raise _BadResponse(f"{declared} bytes announced, more than the {limit} expected")
             received = 0
+            deadline = time.monotonic() + _DOWNLOAD_DEADLINE_S
             while True:
-                try:
-                    chunk = response.read(_DOWNLOAD_CHUNK)
-                except http.client.IncompleteRead as exc:
-                    received += len(exc.partial)
-                    break
+                # read1 returns what one read brings: read would wait for a whole chunk, and
+                # a mirror sending a byte at a time would never reach the deadline check.
+                chunk = response.read1(_DOWNLOAD_CHUNK)
                 if not chunk:
                     break
                 received += len(chunk)
                 if received > limit:
                     raise _BadResponse(f"the response is longer than the {limit} bytes expected")
                 out.write(chunk)
+                if time.monotonic() > deadline:
+                    raise _BadResponse(
+                        f"took longer than {_DOWNLOAD_DEADLINE_S:g} s ({received} bytes received)"
+                    )
         # http.client does not reliably report a body cut short of its Content-Length.
         if declared.isdigit() and received != int(declared):
             raise _BadResponse(f"truncated: received {received} of {declared} bytes")
@@ -315,7 +330,14 @@ def _fetch(url: str, pinned: PinnedFile, cache: Path) -> np.ndarray:
 def _download(
     spec: DatasetSpec, pinned: PinnedFile, cache: Path, mirrors: tuple[str, ...]
 ) -> np.ndarray:
-    cache.mkdir(parents=True, exist_ok=True)
+    created = [folder for folder in (cache, *cache.parents) if not folder.exists()]
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        origin = " ($NEURAL_NETWORK_DATA)" if os.environ.get("NEURAL_NETWORK_DATA") else ""
+        raise OSError(
+            f"cannot create the dataset cache folder {cache}{origin}: {error.strerror or error}"
+        ) from None
     attempts: list[tuple[str, str]] = []
     for base in mirrors:
         url = f"{base.rstrip('/')}/{pinned.name}.gz"
@@ -323,6 +345,9 @@ def _download(
             return _fetch(url, pinned, cache)
         except (OSError, ValueError, http.client.HTTPException) as exc:
             attempts.append((url, _describe_failure(exc)))
+    for folder in created:  # a failed download leaves no empty folders behind
+        with contextlib.suppress(OSError):
+            folder.rmdir()
     raise DownloadError(
         spec.title, f"{pinned.name}.gz", attempts, cache, how_to_install(spec, cache)
     )

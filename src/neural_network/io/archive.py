@@ -35,6 +35,9 @@ METADATA = "metadata"
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._")
 _DIGEST_SIZE = 64  # hex digits of a SHA-256
+ZIP_MAGIC = b"PK\x03\x04"
+_END_RECORD = b"PK\x05\x06"  # a zip's end of central directory record ...
+_END_RECORD_SIZE = 22  # ... and its size without the comment
 _MAX_NPY_HEADER = 10_000
 # What parsing a hostile archive can raise besides ModelFileError: zipfile, struct and the
 # .npy reader raise all of these for one malformed input or another.
@@ -136,11 +139,23 @@ def write_archive(
 
 
 def check_digest(data: bytes) -> None:
-    if not data.startswith(b"PK\x03\x04") or len(data) < _DIGEST_SIZE:
+    """Check the seal: a zip archive whose comment is the SHA-256 of every byte before it.
+
+    A complete zip without the seal (an ``.npz`` that ``np.savez`` or another program
+    wrote) is told apart from a sealed file that is truncated or corrupt.
+    """
+    if not data.startswith(ZIP_MAGIC) or len(data) < _DIGEST_SIZE:
         raise ModelFileError("not a model file: no zip archive")
     body, digest = data[:-_DIGEST_SIZE], data[-_DIGEST_SIZE:]
-    if hashlib.sha256(body).hexdigest().encode("ascii") != digest:
-        raise ModelFileError("checksum mismatch: the file is truncated or corrupt")
+    if hashlib.sha256(body).hexdigest().encode("ascii") == digest:
+        return
+    sealed_end = data[-_DIGEST_SIZE - _END_RECORD_SIZE :][:4] == _END_RECORD
+    if not sealed_end and data[-_END_RECORD_SIZE:][:4] == _END_RECORD:
+        raise ModelFileError(
+            "a zip archive that this library did not write (an .npz from np.savez or another "
+            "program?): model files carry a SHA-256 seal and are written by model.save()"
+        )
+    raise ModelFileError("checksum mismatch: the file is truncated or corrupt")
 
 
 def check_members(data: bytes) -> None:

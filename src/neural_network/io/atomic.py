@@ -1,20 +1,25 @@
 """Atomic writes: a file at a path is either the old one or the new one, never a part.
 
-The bytes go to a temporary file in the same folder (``.{name}.tmp-<pid>-<random>``), are
-flushed and fsynced, and ``os.replace`` moves them over the path, which is atomic on POSIX
-and Windows; the folder is then fsynced so that the rename survives a power cut. Temporary
-files left by a killed writer are removed at the next write to the same path.
+The bytes go to a temporary file in the same folder (``.{name}.tmp-<pid>-<random>``, a long
+name shortened), are flushed and fsynced, and ``os.replace`` moves them over the path, which
+is atomic on POSIX and Windows; the folder is then fsynced so that the rename survives a
+power cut. Temporary files left by a killed writer are removed at the next write to the same
+path.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import time
 from pathlib import Path
 
 TEMP_MARK = ".tmp-"
+# Bytes of a file's name its temporary file keeps: 255, less ".", ".tmp-", a pid of up to
+# 10 digits, "-" and 8 random hex digits.
+_MAX_NAME_KEPT = 255 - 1 - len(TEMP_MARK) - 10 - 1 - 8
 
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> None:
@@ -26,7 +31,7 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
     """
     path = Path(path)
     remove_stale_temp_files(path)
-    temp = path.with_name(f".{path.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    temp = path.with_name(f"{_temp_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as file:
@@ -39,6 +44,17 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
             os.unlink(temp)
         raise
     _fsync_folder(path.parent)
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.{name}.tmp-``, with a long name shortened (its start and a digest of it) so that
+    the temporary file's name stays within the 255 bytes file systems allow whenever the
+    path's own name does."""
+    name = os.fsencode(path.name)
+    if len(name) > _MAX_NAME_KEPT:
+        digest = hashlib.sha256(name).hexdigest()[:8].encode("ascii")
+        name = name[: _MAX_NAME_KEPT - len(digest) - 1] + b"~" + digest
+    return f".{os.fsdecode(name)}{TEMP_MARK}"
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -67,7 +83,7 @@ def remove_stale_temp_files(path: str | os.PathLike) -> list[Path]:
         The files removed.
     """
     path = Path(path)
-    prefix = f".{path.name}{TEMP_MARK}"
+    prefix = _temp_prefix(path)
     removed = []
     try:
         entries = list(os.scandir(path.parent))

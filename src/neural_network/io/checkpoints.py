@@ -383,10 +383,8 @@ def _check_compatible(
     and sharing of random generators. Mismatches are ``ValueError``s naming what differs."""
     name = os.fspath(path)
     if model_file.metadata["model"] != run.model.get_config():
-        raise ValueError(
-            f"{name} was written for another architecture: "
-            f"{model_file.metadata['model']} != {run.model.get_config()}"
-        )
+        difference = _architecture_difference(model_file.metadata["model"], run.model.get_config())
+        raise ValueError(f"{name} was written for another architecture: {difference}")
     saved = section["settings"]
     if not isinstance(saved, dict):
         raise ModelFileError(f"{name}: checkpoint settings must be an object")
@@ -406,6 +404,25 @@ def _check_compatible(
             f"{name}: the saved run shared its random generators as {generators['slots']}, this "
             f"run as {slots} (user -> generator); build the model and pass rng as before"
         )
+
+
+def _architecture_difference(saved: dict, current: dict) -> str:
+    """The first way two ``Sequential.get_config()`` differ, in words."""
+    if saved["dtype"] != current["dtype"]:
+        return f"dtype {saved['dtype']} in the file, {current['dtype']} in this run"
+    saved_layers, layers = saved["layers"], current["layers"]
+    for index, (old, new) in enumerate(zip(saved_layers, layers, strict=False)):
+        if old["type"] != new["type"]:
+            return f"layer {index} is {old['type']} in the file, {new['type']} in this run"
+        keys = sorted(set(old["config"]) | set(new["config"]))
+        differ = [key for key in keys if old["config"].get(key) != new["config"].get(key)]
+        if differ:
+            return f"layer {index} ({old['type']}) has " + ", ".join(
+                f"{key} {old['config'].get(key)!r} in the file and {new['config'].get(key)!r} "
+                "in this run"
+                for key in differ
+            )
+    return f"{len(saved_layers)} layers in the file, {len(layers)} in this run"
 
 
 def _differences(saved: dict, current: dict) -> list[str]:

@@ -33,18 +33,19 @@ import importlib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..core.model import LAYER_TYPES, Sequential, set_model_writer
 from ..core.parameters import Parameter
+from ..data.files import open_regular_file
 from ..train.history import History
 from .archive import (
     FLOAT_DTYPES,
     METADATA,
     NAME_CHARACTERS,
+    ZIP_MAGIC,
     ModelFileError,
     read_archive,
     refusing,
@@ -53,6 +54,7 @@ from .archive import (
 
 FORMAT = "neural_network"
 FORMAT_VERSION = 1
+MAX_FILE_BYTES = 1 << 32  # a sanity bound: no MLP of this library comes near 4 GiB
 # The keys of a checkpoint's section, by the format version it was written with: version 2
 # changed only that section (io.checkpoints reads it). Model files are version 1.
 CHECKPOINT_KEYS = {
@@ -224,7 +226,8 @@ def load_model(path: PathLike) -> Any:
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ModelFileError: for anything wrong with the file; no code in it is ever run.
+        ModelFileError: for anything wrong with the file (one that is not a regular file or
+            is over ``MAX_FILE_BYTES`` included); no code in it is ever run.
     """
     model_file = read_model_file(path)
     with refusing(path):
@@ -238,7 +241,15 @@ def read_model_file(path: PathLike) -> ModelFile:
         FileNotFoundError: if ``path`` does not exist.
         ModelFileError: for anything wrong with the file.
     """
-    data = Path(path).read_bytes()
+    try:
+        file = open_regular_file(path, "model file", max_bytes=MAX_FILE_BYTES)
+    except ValueError as error:
+        raise ModelFileError(str(error)) from None
+    with file:
+        head = file.read(len(ZIP_MAGIC))
+        if head != ZIP_MAGIC:  # checked before the rest is read
+            raise ModelFileError(f"{os.fspath(path)}: not a model file: no zip archive")
+        data = head + file.read()
     with refusing(path):
         return _parse(data)
 

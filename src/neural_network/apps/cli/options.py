@@ -22,7 +22,7 @@ import numpy as np
 from ...checks import check_non_negative_int, check_positive_int, check_real
 from ...core.activations import ACTIVATIONS
 from ...core.devices import DEVICES
-from ..classic import DEFAULT_ARCHITECTURE, NeuralNetwork
+from ..classic import DEFAULT_ARCHITECTURE, NeuralNetwork, check_dropout_keep
 from .datasets import DATASETS
 from .errors import CommandError, UsageError
 
@@ -62,6 +62,10 @@ def non_negative_float(value: Any) -> float:
 
 def keep_probability(value: Any) -> float:
     return check_real("", parse_number(value, integer=False), "(0, 1]")
+
+
+def dropout_keep(value: Any) -> float:
+    return check_dropout_keep("", parse_number(value, integer=False))
 
 
 def split_fraction(value: Any) -> float:
@@ -162,7 +166,7 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("batch_size", positive_int, "samples per step", group=FIT, metavar="N"),
     Option("lam", non_negative_float, "coupled L2 coefficient (not AdamW)", group=FIT,
            aliases=("--l2",), metavar="L2"),
-    Option("dropout_keep", keep_probability, "probability of keeping a hidden unit", group=FIT,
+    Option("dropout_keep", dropout_keep, "probability of keeping a hidden unit", group=FIT,
            metavar="P"),
     Option("grad_clip", non_negative_float, "clip the global gradient norm; 0 turns it off",
            group=FIT, metavar="NORM"),
@@ -242,6 +246,11 @@ def read_config(path: str | os.PathLike, source: str | None = None) -> dict[str,
             table = tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise CommandError(f"{source}: not valid TOML ({error})") from None
+    except UnicodeDecodeError as error:
+        raise CommandError(
+            f"{source}: not UTF-8 text, as TOML must be (byte {error.start} is "
+            f"0x{error.object[error.start]:02x})"
+        ) from None
     settings: dict[str, Any] = {}
     for key, value in table.items():
         name = key.replace("-", "_")

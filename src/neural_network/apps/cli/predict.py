@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ...data.image_files import check_image_file
 from ...data.images import FIELD, load_digit
 from ...io.atomic import write_atomically
 from .errors import CommandError
@@ -50,6 +51,8 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_predict(args: argparse.Namespace) -> int:
     """``neural-network predict``."""
     model = load_model_file(args.model)
+    for path in args.images:
+        check_image_file(path)  # format, size and .npy shape, before anything is decoded
     x = np.stack([load_digit(path) for path in args.images])
     if args.show_input is not None:
         write_inputs(args.show_input, args.images, x)
@@ -68,10 +71,11 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{k: r[k] for k in ("file", "label", "probabilities")} for r in results]))
         return 0
-    width = max(map(len, args.images))
-    for result in results:
-        top = "  ".join(f"{label}: {100 * p:5.1f}%" for label, p in result["top"])
-        print(f"{result['file']:<{width}}  {result['label']}   ({top})")
+    files = [_shown(path) for path in args.images]
+    width = max(map(len, files))
+    for file, result in zip(files, results, strict=True):
+        top = "  ".join(f"{_shown(label)}: {100 * p:5.1f}%" for label, p in result["top"])
+        print(f"{file:<{width}}  {_shown(result['label'])}   ({top})")
     return 0
 
 
@@ -106,6 +110,12 @@ def write_inputs(folder: str, images: list[str], x: np.ndarray) -> None:
         buffer = io.BytesIO()
         Image.fromarray(row.reshape(FIELD, FIELD).astype(np.uint8)).save(buffer, format="PNG")
         write_atomically(target, buffer.getvalue())
+
+
+def _shown(text: Any) -> str:
+    """``str(text)`` with control and other unprintable characters escaped: a class label
+    read from a model file never reaches the terminal as an escape sequence."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in str(text))
 
 
 def _json_label(label: Any) -> Any:

@@ -22,14 +22,19 @@ import numpy as np
 
 from ...core.devices import to_host
 from ...data.preprocessing import one_hot
+from ...io.atomic import write_atomically
+from ...io.checkpoints import read_checkpoint
 from .. import plotting
 from ..classic import NeuralNetwork
 from ..presets import PRESETS, train_preset
 from ..run_folder import (
     CHECKPOINT_FILE,
     CONFIG_FILE,
+    FIGURE_FILES,
     METRICS_FILE,
     MODEL_FILE,
+    remove_run_files,
+    run_files_in,
     write_history,
     write_json,
     write_text,
@@ -121,27 +126,27 @@ def run_train(args: argparse.Namespace) -> int:
     settings = dict(TRAIN_DEFAULTS)
     checkpoint = None
     run_dir = Path(args.out) if args.out else None
+    in_place = False  # resuming the run in its own folder
     if args.resume:
         resumed_dir, checkpoint = _resume_paths(args.resume)
         config_path = resumed_dir / CONFIG_FILE
         if not config_path.is_file():
             raise CommandError(f"{resumed_dir}: no {CONFIG_FILE} to resume the run with")
         settings |= read_config(config_path)
+        resumed_settings = dict(settings)
         run_dir = run_dir or resumed_dir
+        in_place = run_dir.resolve() == resumed_dir.resolve()
     if args.config:
         settings |= read_config(args.config)
     settings |= _explicit_settings(args)
+    if checkpoint is not None:
+        _check_resumed_settings(resumed_settings, settings, resumed_dir, checkpoint)
     if settings["seed"] is None:
         settings["seed"] = int(np.random.SeedSequence().generate_state(1)[0])
     if run_dir is None:
         run_dir = _default_out()
-    elif checkpoint is None and not args.overwrite:
-        for name in (MODEL_FILE, CHECKPOINT_FILE):
-            if (run_dir / name).exists():
-                raise UsageError(
-                    f"{run_dir} already holds a run ({name}); continue it with --resume "
-                    f"{run_dir}, pass --overwrite, or choose another --out"
-                )
+    elif not in_place:
+        _check_free(run_dir, args.overwrite)
     dataset = DATASETS[settings["dataset"]]
     (x_train, y_train), (x_test, y_test) = load_dataset(
         settings["dataset"], settings["data_dir"], settings["limit_test"]
@@ -155,8 +160,12 @@ def run_train(args: argparse.Namespace) -> int:
     n_classes = len(dataset.class_names)
 
     run_dir.mkdir(parents=True, exist_ok=True)
+    if not in_place:
+        remove_run_files(run_dir)  # with --overwrite: nothing of the old run stays beside
+    config_path = run_dir / CONFIG_FILE
+    previous_config = config_path.read_bytes() if in_place else None
     header = f"{PROG} train: the resolved settings of this run; --config reads this file."
-    write_text(run_dir / CONFIG_FILE, format_toml(settings, header))
+    write_text(config_path, format_toml(settings, header))
 
     network = NeuralNetwork(
         X=x_fit.T,
@@ -173,6 +182,7 @@ def run_train(args: argparse.Namespace) -> int:
     fit_settings["grad_clip"] = fit_settings["grad_clip"] or None
     fit_settings["early_stopping_patience"] = fit_settings["early_stopping_patience"] or None
     started = time.perf_counter()
+    checkpoint_before = _file_state(run_dir / CHECKPOINT_FILE)
     try:
         network.fit(
             **fit_settings,
@@ -186,6 +196,13 @@ def run_train(args: argparse.Namespace) -> int:
         raise CommandError(
             f"interrupted; continue with: {PROG} train --resume {run_dir}", exit_code=130
         ) from None
+    except ValueError:
+        # A refused resume has trained nothing: the run's own config.toml must stay.
+        if previous_config is not None and _file_state(run_dir / CHECKPOINT_FILE) == (
+            checkpoint_before
+        ):
+            write_atomically(config_path, previous_config)
+        raise
     wall_time = time.perf_counter() - started
     network.save(run_dir / MODEL_FILE)
 
@@ -208,6 +225,7 @@ def run_train(args: argparse.Namespace) -> int:
         metrics["validation_accuracy"] = history.val_accuracy[metrics["best_epoch"] - 1]
     write_json(run_dir / METRICS_FILE, metrics)
     write_history(run_dir, history)
+    remove_run_files(run_dir, FIGURE_FILES)  # the old figures describe a shorter run
     if not args.no_figures:
         _draw_run_figures(
             run_dir, network, history, x_test, y_test, probs, metrics, dataset, validation
@@ -232,11 +250,8 @@ def run_preset(args: argparse.Namespace) -> int:
     if others:
         raise UsageError(f"--preset {args.preset} sets its own settings; drop {', '.join(others)}")
     run_dir = Path(args.out) if args.out else _default_out()
-    if not args.overwrite and (run_dir / MODEL_FILE).exists():
-        raise UsageError(
-            f"{run_dir} already holds a run ({MODEL_FILE}); pass --overwrite or choose "
-            "another --out"
-        )
+    _check_free(run_dir, args.overwrite)
+    remove_run_files(run_dir)
     _, metrics = train_preset(
         args.preset,
         out=run_dir,
@@ -258,6 +273,58 @@ def _explicit_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         option.name: getattr(args, option.name) for option in TRAIN_OPTIONS if option.name in args
     }
+
+
+# What a resumed run may change: how long it trains, how often it logs, and the folder it
+# reads the same data from (the checkpoint checks that the data are the same).
+RESUME_MAY_CHANGE = ("epochs", "log_every", "data_dir")
+
+
+def _check_free(run_dir: Path, overwrite: bool) -> None:
+    """Refuse a folder that holds any file a run writes, unless told to overwrite."""
+    found = run_files_in(run_dir)
+    if found and not overwrite:
+        raise UsageError(
+            f"{run_dir} already holds a run ({', '.join(found)}); continue it with --resume "
+            f"{run_dir}, pass --overwrite to replace it, or choose another --out"
+        )
+
+
+def _check_resumed_settings(
+    resumed: dict[str, Any], settings: dict[str, Any], resumed_dir: Path, checkpoint: Path
+) -> None:
+    """A resumed run keeps the settings its config.toml records, and --epochs only grows."""
+    for option in TRAIN_OPTIONS:
+        name = option.name
+        if name in RESUME_MAY_CHANGE or settings[name] == resumed[name]:
+            continue
+        raise UsageError(
+            f"--resume {resumed_dir}: {option.flag} {_flag_value(settings[name])} differs from "
+            f"the run's {_flag_value(resumed[name])} in its {CONFIG_FILE}; a resumed run keeps "
+            "its settings (only --epochs may grow), so start a new run to change them"
+        )
+    done = read_checkpoint(checkpoint)[1]["epoch"]
+    if settings["epochs"] < done:
+        raise UsageError(
+            f"--resume {resumed_dir}: --epochs {settings['epochs']} is fewer than the {done} "
+            "epochs the run has done; a resumed run can only train for more"
+        )
+
+
+def _flag_value(value: Any) -> str:
+    if value is None:
+        return "(not set)"
+    if isinstance(value, list):
+        return " ".join(map(str, value)) or "(none)"
+    return str(value)
+
+
+def _file_state(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _resume_paths(resume: str) -> tuple[Path, Path]:

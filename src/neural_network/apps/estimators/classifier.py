@@ -20,6 +20,20 @@ from .weights import class_weights, combine_weights
 _CLASS_DTYPE_KINDS = "biufUO"
 
 
+def _check_class_labels(classes: np.ndarray) -> np.ndarray:
+    """Refuse labels that a model file cannot store: only booleans, integers, floats and
+    strings are kept (datetime64 labels, say, would fit and then fail to save)."""
+    storable = (bool, int, float, str, np.bool_, np.integer, np.floating, np.str_)
+    if classes.dtype.kind not in "biufUO" or not all(
+        isinstance(label, storable) for label in classes.tolist()
+    ):
+        raise ValueError(
+            f"y holds labels of dtype {classes.dtype} ({classes[:1].tolist()[0]!r}, ...); class "
+            "labels must be integers, floats, booleans or strings, which a model file can store"
+        )
+    return classes
+
+
 def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """Positions of the labels ``y`` in the sorted ``classes``.
 
@@ -230,7 +244,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         if classes is not None:
-            classes = np.unique(np.asarray(classes))
+            classes = _check_class_labels(np.unique(np.asarray(classes)))
             if not first_call and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes!r} differs from classes_={self.classes_!r} "
@@ -317,7 +331,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 f"MLPClassifier supports binary and multiclass targets only; got {kind!r} y"
             )
         if reset and classes is None:
-            self.classes_, labels = np.unique(y, return_inverse=True)
+            classes, labels = np.unique(y, return_inverse=True)
+            self.classes_ = _check_class_labels(classes)
             return labels.reshape(-1).astype(np.intp, copy=False)
         if reset:
             self.classes_ = classes
