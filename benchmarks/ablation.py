@@ -27,6 +27,7 @@ figure).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -99,13 +100,18 @@ def recipes() -> list[tuple[str, frozenset[str]]]:
     return rows
 
 
+@functools.cache
+def _mnist():
+    from neural_network import load_mnist
+
+    return load_mnist()
+
+
 def load_data(settings: Settings):
     """(train, validation, test) splits of the bundled MNIST, raw uint8 pixels."""
     import numpy as np
 
-    from neural_network import load_mnist
-
-    (x_train, y_train), (x_test, y_test) = load_mnist()
+    (x_train, y_train), (x_test, y_test) = _mnist()
     if settings.limit_train is not None:
         x_train, y_train = x_train[: settings.limit_train], y_train[: settings.limit_train]
     if settings.limit_test is not None:
@@ -272,14 +278,16 @@ def draw_figure(summary: list[dict]):
     return fig
 
 
-def write_results(out: Path, meta: dict, runs: list[dict]) -> list[dict]:
-    """Write ablation.json, ablation.md and ablation.png into ``out``; return the summary."""
+def write_results(out: Path, meta: dict, runs: list[dict], *, figure: bool) -> list[dict]:
+    """Write ablation.json, ablation.md and (if ``figure``) ablation.png into ``out``; return
+    the summary."""
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(runs)
     document = {"meta": meta, "summary": summary, "runs": runs}
     (out / "ablation.json").write_text(json.dumps(document, indent=1) + "\n")
     (out / "ablation.md").write_text(markdown_table(summary))
-    draw_figure(summary).savefig(out / "ablation.png", dpi=110)
+    if figure:
+        draw_figure(summary).savefig(out / "ablation.png", dpi=110)
     return summary
 
 
@@ -334,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({k: v for k, v in run.items() if k != "val_accuracy"}), flush=True)
         meta["load_average_now"] = list(os.getloadavg())
         meta["wall_time_s"] = time.perf_counter() - started
-        write_results(args.out, meta, runs)
+        write_results(args.out, meta, runs, figure=False)  # so far, in case of a crash
 
     if args.jobs == 1:
         for job in jobs:
@@ -348,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
                 record(run)
     meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     meta["load_average_at_end"] = list(os.getloadavg())
-    summary = write_results(args.out, meta, runs)
+    summary = write_results(args.out, meta, runs, figure=True)
     print(markdown_table(summary), end="")
     failed = [row["row"] for row in summary if not math.isfinite(row["accuracy_mean"])]
     return 1 if failed else 0
