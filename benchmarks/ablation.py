@@ -16,12 +16,13 @@ Every row is trained with several seeds (0, 1, 2 by default) on the same 55,000 
 images; 5,000 more are held out for early stopping (rows without it keep their last epoch),
 and the 10,000 test images are used once per run, at the end. It prints one JSON line per
 run and writes ``benchmarks/results/ablation.json`` (every run and a summary per row,
-with the machine's load average), ``ablation.md`` (the table) and ``ablation.png`` (the
-figure).
+with the machine's load average), ``ablation.md`` (the table), ``ablation.png`` (the
+figure) and ``learning_curves.png`` (validation accuracy per epoch as the recipe is built up).
 
     python benchmarks/ablation.py                 # the full ablation (about 20 min, 2 cores)
     python benchmarks/ablation.py --jobs 4        # four runs at a time, one BLAS thread each
     python benchmarks/ablation.py --quick --out /tmp/ablation   # a smoke test: seconds
+    python benchmarks/ablation.py --redraw        # the table and figures again, from the JSON
 """
 
 from __future__ import annotations
@@ -253,28 +254,67 @@ def markdown_table(summary: list[dict]) -> str:
 
 
 def draw_figure(summary: list[dict]):
-    """Horizontal bars of mean test accuracy with the standard deviation, one per row; the
-    rows that add a technique above those that remove one. Returns the matplotlib Figure."""
+    """Test error (100 - accuracy) of each row on a log scale, mean and standard deviation
+    over seeds: the rows that add a technique above those that remove one. On a linear
+    accuracy axis the rows between 97% and 99% would look alike. Returns the Figure."""
     from matplotlib.figure import Figure
 
     labels = [row["row"] for row in summary]
-    means = [row["accuracy_mean"] for row in summary]
+    errors = [max(100 - row["accuracy_mean"], 1e-2) for row in summary]
     sds = [row["accuracy_sd"] for row in summary]
     colours = [
         "#7f7f7f" if label == "baseline" else "#1f77b4" if label.startswith("+") else "#d62728"
         for label in labels
     ]
-    fig = Figure(figsize=(7.5, 0.32 * len(labels) + 1.2), layout="constrained")
+    fig = Figure(figsize=(7.5, 0.3 * len(labels) + 1.4), layout="constrained")
     ax = fig.add_subplot()
     positions = list(range(len(labels)))[::-1]
-    ax.barh(positions, means, xerr=sds, color=colours, capsize=2)
-    for y, mean in zip(positions, means, strict=True):
-        ax.text(min(mean, 100) + 0.5, y, f"{mean:.2f}", va="center", fontsize=7)
+    for y, error, sd, colour, row in zip(positions, errors, sds, colours, summary, strict=True):
+        low = min(sd, error * 0.9)  # the lower whisker must stay positive on a log axis
+        ax.errorbar(error, y, xerr=[[low], [sd]], fmt="o", color=colour, capsize=3)
+        ax.text(error * 1.12, y + 0.15, f"{row['accuracy_mean']:.2f}%", fontsize=7)
+    ax.set_xscale("log")
     ax.set_yticks(positions, labels, fontsize=8)
-    ax.set_xlim(0, 108)
-    ax.set_xlabel("test accuracy (%), mean ± sd over seeds")
-    ax.set_title("Adding each technique (blue) and removing it from the full recipe (red)")
-    ax.grid(axis="x", alpha=0.3)
+    ax.set_xlim(min(errors) / 1.5, 400)
+    ax.set_xlabel("test error (%), log scale: mean ± sd over seeds; labels: accuracy")
+    ax.set_title("Each technique added (blue), and removed from the full recipe (red)")
+    ax.grid(axis="x", alpha=0.3, which="both")
+    return fig
+
+
+CURVE_ROWS = ("baseline", "+ input scaling", "+ He init", "+ Adam", "+ dropout")
+
+
+def draw_curves(runs: list[dict]):
+    """Validation accuracy per epoch, mean over seeds, for the rows that build the recipe up
+    to its first working form and for the full recipe. Returns the matplotlib Figure."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.5, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    for label in CURVE_ROWS:
+        curves = [run["val_accuracy"] for run in runs if run["row"] == label]
+        if not curves:
+            continue
+        length = max(len(curve) for curve in curves)
+        epochs, means = [], []
+        for epoch in range(length):
+            values = [curve[epoch] for curve in curves if epoch < len(curve)]
+            epochs.append(epoch + 1)
+            means.append(100 * statistics.fmean(values))
+        if not means:  # every run diverged in its first epoch: chance, drawn at epoch 1
+            tests = [100 * run["test_accuracy"] for run in runs if run["row"] == label]
+            epochs, means = [1], [statistics.fmean(tests)]
+        name = "full recipe" if label == "+ dropout" else label
+        ax.plot(epochs, means, marker="o", markersize=3, label=name)
+    ax.set(
+        xlabel="epoch",
+        ylabel="validation accuracy (%)",
+        ylim=(0, 100),
+        title="MNIST, 784-512-256-128-10: the recipe built up one technique at a time",
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
@@ -288,6 +328,7 @@ def write_results(out: Path, meta: dict, runs: list[dict], *, figure: bool) -> l
     (out / "ablation.md").write_text(markdown_table(summary))
     if figure:
         draw_figure(summary).savefig(out / "ablation.png", dpi=110)
+        draw_curves(runs).savefig(out / "learning_curves.png", dpi=110)
     return summary
 
 
@@ -310,7 +351,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one BLAS thread each)")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke test (seconds)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the results")
+    parser.add_argument(
+        "--redraw", action="store_true", help="only redraw the table and figures from ablation.json"
+    )
     args = parser.parse_args(argv)
+    if args.redraw:
+        document = json.loads((args.out / "ablation.json").read_text())
+        summary = write_results(args.out, document["meta"], document["runs"], figure=True)
+        print(markdown_table(summary), end="")
+        return 0
     if args.seeds < 1 or args.jobs < 1 or (args.epochs is not None and args.epochs < 1):
         parser.error("--seeds, --epochs and --jobs must be positive")
     settings = QUICK if args.quick else FULL
