@@ -14,7 +14,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 MISSING = [
-    name for name in ("mkdocs", "material", "markdown_exec") if importlib.util.find_spec(name) is None
+    name
+    for name in ("mkdocs", "material", "markdown_exec")
+    if importlib.util.find_spec(name) is None
 ]
 
 
