@@ -390,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run)
         print(json.dumps({k: v for k, v in run.items() if k != "val_accuracy"}), flush=True)
         meta["load_average_now"] = list(os.getloadavg())
+        meta["load_average_max"] = max(meta.get("load_average_max", 0.0), os.getloadavg()[0])
         meta["wall_time_s"] = time.perf_counter() - started
         write_results(args.out, meta, runs, figure=False)  # so far, in case of a crash
 
