@@ -57,25 +57,45 @@ def test_plot_without_lr_has_a_plain_title(network, kind):
     assert fig.axes[0].get_title() == title.split(" (")[0]
 
 
+def curve(ax, label_start):
+    """The line of ``ax`` whose legend label starts with ``label_start``."""
+    (line,) = [line for line in ax.get_lines() if line.get_label().startswith(label_start)]
+    return line
+
+
 def test_cost_plot_shows_train_and_test_curves(network):
     ax = network.plot_cost().axes[0]
-    train, test = ax.get_lines()
+    train, test = curve(ax, "train"), curve(ax, "test")
     np.testing.assert_array_equal(train.get_xdata(), range(1, EPOCHS + 1))
     np.testing.assert_allclose(train.get_ydata(), network.costs)
     np.testing.assert_allclose(test.get_ydata(), network.history.val_loss)
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train", "test/validation"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
+        "train (cross-entropy + L2 penalty)",
+        "test/validation (cross-entropy)",
+    ]
+
+
+def test_classic_plots_mark_the_kept_epoch(network):
+    for fig in (network.plot_cost(), network.plot_accuracies()):
+        ax = fig.axes[0]
+        kept = curve(ax, "kept")
+        assert kept.get_label() == f"kept: epoch {network.best_epoch}"
+        assert list(kept.get_xdata()) == [network.best_epoch] * 2
 
 
 def test_accuracy_plot_is_in_percent(network):
-    train, test = network.plot_accuracies().axes[0].get_lines()
+    ax = network.plot_accuracies().axes[0]
+    train, test = curve(ax, "train"), curve(ax, "test")
     np.testing.assert_allclose(train.get_ydata(), 100 * np.array(network.train_accuracies))
     np.testing.assert_allclose(test.get_ydata(), 100 * np.array(network.test_accuracies))
 
 
 def test_plots_without_a_test_set_show_one_curve():
     network = make_network(with_test=False)
-    assert len(network.plot_cost().axes[0].get_lines()) == 1
-    assert len(network.plot_accuracies().axes[0].get_lines()) == 1
+    for fig in (network.plot_cost(), network.plot_accuracies()):
+        labels = [line.get_label() for line in fig.axes[0].get_lines()]
+        assert not [label for label in labels if label.startswith("test")]
+        assert len([label for label in labels if label.startswith("train")]) == 1
 
 
 @pytest.mark.parametrize("kind", list(PLOTS))

@@ -60,15 +60,52 @@ def test_learning_rate_is_a_log_step_curve(history, tmp_path):
     assert_drawn(tmp_path / "lr.png", min_inked=0.005)
 
 
-def test_constant_learning_rate_stays_linear(history):
+def test_constant_learning_rate_is_a_flat_line_on_an_axis_from_zero(history):
     history.lr = [1e-3] * 4
-    assert plot_learning_rate(history).axes[0].get_yscale() == "linear"
+    ax = plot_learning_rate(history).axes[0]
+    assert ax.get_yscale() == "linear"
+    low, high = ax.get_ylim()
+    assert low == 0 and 1e-3 < high < 2e-3  # not 0.00096-0.00104
+    assert [text.get_text() for text in ax.texts] == ["constant: 0.001"]
 
 
-def test_curves_name_the_validation_data(history):
-    for plot in (plot_loss, plot_accuracy):
-        legend = plot(history, val_label="validation").axes[0].get_legend()
-        assert [text.get_text() for text in legend.get_texts()] == ["train", "validation"]
+def test_a_small_change_of_learning_rate_is_drawn_from_zero(history):
+    history.lr = [1e-3, 1e-3, 8e-4, 8e-4]
+    ax = plot_learning_rate(history).axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0
+    assert not ax.texts
+
+
+def test_curves_name_the_validation_data_and_the_penalty(history):
+    legend = plot_loss(history, val_label="validation").axes[0].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == [
+        "train (cross-entropy + L2 penalty)",
+        "validation (cross-entropy)",
+    ]
+    legend = plot_accuracy(history, val_label="validation").axes[0].get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == ["train", "validation"]
+
+
+@pytest.mark.parametrize("plot", [plot_loss, plot_accuracy])
+def test_curves_mark_the_kept_epoch_on_each_curve(history, plot):
+    ax = plot(history, best_epoch=2).axes[0]
+    lines = ax.get_lines()
+    (kept,) = [line for line in lines if line.get_label() == "kept: epoch 2"]
+    assert list(kept.get_xdata()) == [2, 2]
+    stars = [line for line in lines if line.get_marker() == "*"]
+    curves = [line for line in lines if line.get_marker() == "o"]
+    assert len(stars) == len(curves) == 2
+    for star, line in zip(stars, curves, strict=True):
+        assert list(star.get_xdata()) == [2]
+        assert star.get_ydata()[0] == line.get_ydata()[1]  # on the curve, at epoch 2
+        assert star.get_color() == line.get_color()
+    assert "kept: epoch 2" in [text.get_text() for text in ax.get_legend().get_texts()]
+
+
+@pytest.mark.parametrize("best_epoch", [None, 9])
+def test_curves_mark_nothing_without_a_kept_epoch_in_range(history, best_epoch):
+    ax = plot_loss(history, best_epoch=best_epoch).axes[0]
+    assert [line.get_marker() for line in ax.get_lines()] == ["o", "o"]
 
 
 def test_confusion_matrix_labels_every_cell_with_its_count(tmp_path):
@@ -79,9 +116,30 @@ def test_confusion_matrix_labels_every_cell_with_its_count(tmp_path):
     assert counts == sorted(matrix.ravel().tolist())
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     assert ax.get_xlabel() == "predicted" and ax.get_ylabel() == "true"
-    pixels = assert_drawn(tmp_path / "cm.png", min_inked=0.1)
-    # Dark diagonal cells: some pixels are a saturated blue.
-    assert np.any((pixels[..., 2] > 0.3) & (pixels[..., 0] < 0.2))
+    assert_drawn(tmp_path / "cm.png", min_inked=0.1)
+
+
+def test_confusion_matrix_shows_rare_errors_beside_a_large_diagonal(tmp_path):
+    """One error among thousands of correct predictions is still a coloured cell: the
+    diagonal is masked and the colour scale ends at the largest error."""
+    matrix = np.diag([980, 1135, 1032]).astype(int)
+    matrix[1, 2] = 4
+    matrix[2, 0] = 1
+    fig = plot_confusion_matrix(matrix, path=tmp_path / "cm.png")
+    (image,) = fig.axes[0].get_images()
+    shares = image.get_array()
+    np.testing.assert_array_equal(np.ma.getmaskarray(shares), np.eye(3, dtype=bool))
+    assert image.norm.vmax == pytest.approx(4 / 1139)
+    colours = image.to_rgba(shares)
+    assert colours[2, 0, 0] > colours[2, 0, 2] + 0.1  # one error in 1033: visibly red
+    assert colours[1, 2, 1] < 0.3  # the largest error: the darkest red
+    pixels = png_pixels(tmp_path / "cm.png")
+    assert np.any((pixels[..., 0] > 0.4) & (pixels[..., 1] < 0.2) & (pixels[..., 2] < 0.2))
+
+
+def test_confusion_matrix_without_errors_draws(tmp_path):
+    plot_confusion_matrix(np.diag([5, 5]), path=tmp_path / "cm.png")
+    assert_drawn(tmp_path / "cm.png", min_inked=0.05)
 
 
 def test_confusion_matrix_checks_its_input():

@@ -366,9 +366,11 @@ class NeuralNetwork:
         path: str | os.PathLike | None = None,
         show: bool = False,
     ):
-        """Cost per epoch (train, and test if given); returns the matplotlib Figure."""
+        """Cost per epoch (train with its L2 penalty, and test if given), the kept epoch
+        marked; returns the matplotlib Figure."""
         title = "Cost per epoch" + (f" (lr={lr_used:g})" if lr_used is not None else "")
-        return plot_loss(self.history, title=title, path=path, show=show)
+        best = self.best_epoch
+        return plot_loss(self.history, title=title, best_epoch=best, path=path, show=show)
 
     def plot_accuracies(
         self,
@@ -376,9 +378,10 @@ class NeuralNetwork:
         path: str | os.PathLike | None = None,
         show: bool = False,
     ):
-        """Train and test accuracy per epoch; returns the matplotlib Figure."""
+        """Train and test accuracy per epoch, the kept epoch marked; returns the Figure."""
         title = "Accuracy per epoch" + (f" (lr={lr_used:g})" if lr_used is not None else "")
-        return plot_accuracy(self.history, title=title, path=path, show=show)
+        best = self.best_epoch
+        return plot_accuracy(self.history, title=title, best_epoch=best, path=path, show=show)
 
 
 def _n_columns(y) -> int | None:

@@ -54,17 +54,28 @@ def plot_loss(
     *,
     title: str = "Cost",
     val_label: str = "test/validation",
+    best_epoch: int | None = None,
     path: str | os.PathLike | None = None,
     show: bool = False,
 ) -> Figure:
-    """Train (and validation, if recorded, labelled ``val_label``) loss per epoch."""
+    """Train (and validation, if recorded, labelled ``val_label``) loss per epoch.
+
+    The train line is what training minimised, the L2 penalty included (averaged over the
+    epoch's batches); the validation line is the cross-entropy alone. The legend says so.
+
+    Args:
+        best_epoch: The epoch whose weights the model kept (early stopping restores it),
+            marked on both curves; ``None`` marks nothing.
+    """
     return _plot_curves(
         history.epoch,
         history.train_loss,
         history.val_loss,
-        ylabel="cross-entropy",
+        ylabel="loss",
         title=title,
-        val_label=val_label,
+        train_label="train (cross-entropy + L2 penalty)",
+        val_label=f"{val_label} (cross-entropy)",
+        best_epoch=best_epoch,
         path=path,
         show=show,
     )
@@ -75,18 +86,21 @@ def plot_accuracy(
     *,
     title: str = "Accuracy",
     val_label: str = "test/validation",
+    best_epoch: int | None = None,
     path: str | os.PathLike | None = None,
     show: bool = False,
 ) -> Figure:
     """Train (and validation, if recorded, labelled ``val_label``) accuracy per epoch, in
-    percent."""
+    percent; ``best_epoch``, the epoch whose weights the model kept, is marked."""
     return _plot_curves(
         history.epoch,
         [100 * a for a in history.train_accuracy],
         [100 * a for a in history.val_accuracy],
         ylabel="accuracy (%)",
         title=title,
+        train_label="train",
         val_label=val_label,
+        best_epoch=best_epoch,
         path=path,
         show=show,
     )
@@ -99,16 +113,34 @@ def _plot_curves(
     *,
     ylabel: str,
     title: str,
+    train_label: str,
     val_label: str,
+    best_epoch: int | None,
     path: str | os.PathLike | None,
     show: bool,
 ) -> Figure:
-    """One metric per epoch: the train curve, and the validation curve when recorded."""
+    """One metric per epoch: the train curve, the validation curve when recorded, and the
+    kept epoch as a dashed line with a star on each curve."""
     fig = new_figure(show=show)
     ax = fig.add_subplot()
-    ax.plot(epochs, train, marker="o", markersize=3, label="train")
-    if val:
-        ax.plot(epochs, val, marker="o", markersize=3, label=val_label)
+    curves = [(train, train_label)] + ([(val, val_label)] if val else [])
+    for values, label in curves:
+        (line,) = ax.plot(epochs, values, marker="o", markersize=3, label=label)
+        if best_epoch in epochs:
+            y = values[list(epochs).index(best_epoch)]
+            ax.plot(
+                [best_epoch],
+                [y],
+                marker="*",
+                markersize=13,
+                color=line.get_color(),
+                markeredgecolor="black",
+                linestyle="none",
+            )
+    if best_epoch in epochs:
+        ax.axvline(
+            best_epoch, color="0.4", linestyle="--", linewidth=1, label=f"kept: epoch {best_epoch}"
+        )
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     _integer_epochs(ax)
     ax.grid(alpha=0.3)
@@ -123,13 +155,27 @@ def plot_learning_rate(
     path: str | os.PathLike | None = None,
     show: bool = False,
 ) -> Figure:
-    """The learning rate of each epoch, as a step curve on a log scale."""
+    """The learning rate of each epoch as a step curve: on a log scale when it changes by a
+    factor of 2 or more, else on a linear axis from 0, so a constant rate is a flat line at
+    its height (not a line across an axis of 0.00096-0.00104)."""
     fig = new_figure(show=show)
     ax = fig.add_subplot()
     ax.step(history.epoch, history.lr, where="post", marker="o", markersize=3)
     positive = [lr for lr in history.lr if lr > 0]
-    if positive and max(positive) > min(positive):
+    if positive and max(positive) >= 2 * min(positive):
         ax.set_yscale("log")
+    elif history.lr:
+        ax.set_ylim(0, 1.15 * max(history.lr) if max(history.lr) > 0 else 1.0)
+        if max(history.lr) == min(history.lr):
+            ax.text(
+                0.5,
+                0.5,
+                f"constant: {history.lr[0]:g}",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                fontsize=11,
+            )
     ax.set(xlabel="epoch", ylabel="learning rate", title=title)
     _integer_epochs(ax)
     ax.grid(alpha=0.3, which="both")
@@ -144,7 +190,10 @@ def plot_confusion_matrix(
     path: str | os.PathLike | None = None,
     show: bool = False,
 ) -> Figure:
-    """Counts of (true class, predicted class) as a heat map, each cell labelled.
+    """Counts of (true class, predicted class), each cell labelled, the errors coloured.
+
+    Off-diagonal cells are coloured by their share of the true class, on a scale that ends
+    at the largest error; the diagonal (correct predictions) is grey.
 
     Args:
         matrix: ``(n_classes, n_classes)`` counts; row ``i`` is true class ``i``, column
@@ -154,6 +203,8 @@ def plot_confusion_matrix(
     Raises:
         ValueError: if ``matrix`` is not square or ``class_names`` has the wrong length.
     """
+    from matplotlib import colormaps
+
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"matrix must be square; got shape {matrix.shape}")
@@ -164,15 +215,31 @@ def plot_confusion_matrix(
     side = max(4.5, 0.5 * n_classes + 2.0)
     fig = new_figure(show=show, figsize=(side + 1.0, side))
     ax = fig.add_subplot()
-    # Colour by the share of each true class, so that rare classes show their errors too.
+    # The errors are what a reader looks for, and next to a diagonal of ~1000 they would all
+    # be near-white: colour only the off-diagonal cells, each by its share of the true class
+    # (so that rare classes show their errors too), on a scale set by the largest error, and
+    # draw the diagonal grey with its counts.
     totals = matrix.sum(axis=1, keepdims=True)
     shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
-    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
-    fig.colorbar(image, ax=ax, label="share of the true class")
+    errors = np.ma.masked_array(shares, mask=np.eye(n_classes, dtype=bool))
+    largest = float(errors.max()) if errors.count() and errors.max() > 0 else 1.0
+    cmap = colormaps["Reds"].with_extremes(bad="0.85")
+    image = ax.imshow(errors, cmap=cmap, vmin=0.0, vmax=largest)
+    fig.colorbar(image, ax=ax, label="errors: share of the true class (correct: grey)")
     for i in range(n_classes):
         for j in range(n_classes):
-            colour = "white" if shares[i, j] > 0.5 else "black"
-            ax.text(j, i, f"{matrix[i, j]:d}", ha="center", va="center", color=colour, fontsize=8)
+            dark = i != j and shares[i, j] > 0.6 * largest
+            weight = "bold" if i == j else "normal"
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]:d}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if dark else "black",
+                fontweight=weight,
+            )
     ax.set_xticks(range(n_classes), names, rotation=45 if max(map(len, names)) > 2 else 0)
     ax.set_yticks(range(n_classes), names)
     ax.set(xlabel="predicted", ylabel="true", title=title)

@@ -366,8 +366,11 @@ def _split(x, labels, fraction: float, seed: int) -> tuple:
 def _draw_run_figures(
     run_dir, network, history, x_test, y_test, probs, metrics, dataset: Dataset, validation: str
 ) -> None:
-    plotting.plot_loss(history, val_label=validation, path=run_dir / "cost.png")
-    plotting.plot_accuracy(history, val_label=validation, path=run_dir / "accuracy.png")
+    best = metrics["best_epoch"]
+    plotting.plot_loss(history, val_label=validation, best_epoch=best, path=run_dir / "cost.png")
+    plotting.plot_accuracy(
+        history, val_label=validation, best_epoch=best, path=run_dir / "accuracy.png"
+    )
     plotting.plot_learning_rate(history, path=run_dir / "learning_rate.png")
     draw_confusion_matrix(run_dir, metrics, dataset.class_names)
     predicted = probs.argmax(axis=1)
