@@ -12,6 +12,7 @@ from .activations import ACTIVATIONS, get_activation
 from .layers import Dense, Dropout, Layer
 from .losses import softmax
 from .parameters import FlatParameters, Parameter
+from .threads import inference_threads, timed_batches
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     "Dense": Dense,
@@ -93,12 +94,14 @@ class Sequential:
         return next(layer.n_out for layer in reversed(self.layers) if isinstance(layer, Dense))
 
     def predict_proba(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
-        """Class probabilities (n_samples, n_classes), computed in batches, without caches."""
+        """Class probabilities (n_samples, n_classes), computed in batches, without caches, on
+        the BLAS threads training chose (see :mod:`neural_network.core.threads`)."""
         x = np.asarray(x)
         out = np.empty((len(x), self.n_classes), dtype=self.dtype)
-        for start in range(0, len(x), batch_size):
-            batch = x[start : start + batch_size].astype(self.dtype, copy=False)
-            out[start : start + batch_size] = softmax(self.forward(batch, training=False))
+        with inference_threads() as chooser:
+            for start in timed_batches(chooser, range(0, len(x), batch_size), batch_size, len(x)):
+                batch = x[start : start + batch_size].astype(self.dtype, copy=False)
+                out[start : start + batch_size] = softmax(self.forward(batch, training=False))
         return out
 
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:

@@ -26,6 +26,7 @@ import numpy as np
 from ..checks import as_class_ids, check_positive_int
 from ..core.losses import SoftmaxCrossEntropy, log_softmax
 from ..core.model import Sequential
+from ..core.threads import ThreadChooser, ThreadsSetting, inference_threads, timed_batches
 from ..optim.optimizers import Optimizer
 from .callbacks import Callback
 from .history import History
@@ -86,13 +87,24 @@ def check_dataset(
 
 
 def evaluate(
-    model: Sequential, x: np.ndarray, labels: np.ndarray, *, batch_size: int = 2048
+    model: Sequential,
+    x: np.ndarray,
+    labels: np.ndarray,
+    *,
+    batch_size: int = 2048,
+    threads: ThreadsSetting = "auto",
 ) -> tuple[float, float]:
     """Mean cross-entropy (without L2) and accuracy of ``model`` on ``(x, labels)``,
-    forward only, in batches."""
+    forward only, in batches, on ``threads`` BLAS threads (``"auto"``: as training chose,
+    see :mod:`neural_network.core.threads`)."""
+    with inference_threads(threads) as chooser:
+        return _evaluate(model, x, labels, batch_size, chooser)
+
+
+def _evaluate(model, x, labels, batch_size: int, chooser: ThreadChooser) -> tuple[float, float]:
     total_loss, correct = 0.0, 0
     rows = np.arange(batch_size)
-    for start in range(0, len(x), batch_size):
+    for start in timed_batches(chooser, range(0, len(x), batch_size), batch_size, len(x)):
         x_batch = x[start : start + batch_size].astype(model.dtype, copy=False)
         batch_labels = labels[start : start + batch_size]
         logits = model.forward(x_batch, training=False)
@@ -114,6 +126,7 @@ def fit(
     rng: np.random.Generator | None = None,
     callbacks: Sequence[Callback] = (),
     history: History | None = None,
+    threads: ThreadsSetting = "auto",
 ) -> History:
     """Train ``model`` with mini-batch gradient descent on softmax cross-entropy.
 
@@ -133,6 +146,10 @@ def fit(
             ProgressBar()]``; see that module for the order of their hooks.
         history: Continue this History (its length is the number of epochs already done,
             with the same model, optimiser and generator).
+        threads: BLAS threads for the matrix products: ``"auto"`` times the first steps of
+            every epoch with each count and keeps the fastest (reproducible to rounding);
+            an integer pins the count (bit-identical runs and resumes). See
+            :mod:`neural_network.core.threads`.
 
     Returns:
         The History of the run (``history`` itself when given).
@@ -146,6 +163,7 @@ def fit(
     """
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
+    chooser = ThreadChooser(threads)
     if optimizer.flat is not model.flat:
         raise ValueError("optimizer was not built on this model's parameters")
     callbacks = list(callbacks)
@@ -166,15 +184,17 @@ def fit(
         history=history if history is not None else History(),
         epochs=epochs,
         callbacks=sorted(callbacks, key=lambda callback: callback.order),
+        threads=chooser,
     )
-    try:
-        for callback in run.callbacks:
-            callback.on_train_begin(run)
-        _train(run)
-    except BaseException:
-        _end_training(run, failing=True)
-        raise
-    _end_training(run, failing=False)
+    with chooser:
+        try:
+            for callback in run.callbacks:
+                callback.on_train_begin(run)
+            _train(run)
+        except BaseException:
+            _end_training(run, failing=True)
+            raise
+        _end_training(run, failing=False)
     return run.history
 
 
@@ -203,7 +223,7 @@ def _overriding(callbacks: Sequence[Callback], hook: str) -> list[Callback]:
 
 
 def _train(run: TrainingRun) -> None:
-    model, optimizer, flat = run.model, run.optimizer, run.model.flat
+    model, optimizer, flat, chooser = run.model, run.optimizer, run.model.flat, run.threads
     x, labels, n_samples = run.x, run.labels, len(run.x)
     criterion = SoftmaxCrossEntropy()
     batch_hooks = _overriding(run.callbacks, "on_batch_begin")
@@ -219,10 +239,13 @@ def _train(run: TrainingRun) -> None:
         np.copyto(last_finite, flat.values)
         for callback in run.callbacks:
             callback.on_epoch_begin(run)
+        chooser.begin_epoch()
         started = time.perf_counter()
         loss_sum = norm_sum = 0.0
         correct = steps = 0
         for step, batch in enumerate(minibatches(n_samples, run.batch_size, run.rng), start=1):
+            chooser.before_step()
+            step_started = time.perf_counter()
             x_batch = np.take(x, batch, axis=0, out=x_batch_buffer[: len(batch)])
             for callback in batch_hooks:
                 x_batch = callback.on_batch_begin(x_batch, run)
@@ -242,6 +265,8 @@ def _train(run: TrainingRun) -> None:
             loss_sum += loss * len(batch)
             norm_sum += grad_norm
             steps += 1
+            full = len(batch) == run.batch_size
+            chooser.after_step(time.perf_counter() - step_started, comparable=full)
         # A finite gradient can still step a weight to infinity (SGD with a huge lr).
         if not np.isfinite(flat.values).all():
             _diverged(flat, last_finite, epoch, steps, loss, grad_norm)
@@ -261,6 +286,7 @@ def _record_epoch(
     history.train_accuracy.append(correct / n_samples)
     history.lr.append(run.optimizer.lr)
     history.grad_norm.append(norm_sum / steps)
+    history.record_threads(*run.threads.epoch_summary())
     if run.validation_data is not None:
         val_loss, val_accuracy = evaluate(run.model, *run.validation_data)
         history.val_loss.append(val_loss)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..core.model import Sequential
+from ..core.threads import ThreadChooser
 from ..optim.optimizers import Optimizer
 from .history import History
 
@@ -33,6 +34,7 @@ class TrainingRun:
         callbacks: The run's callbacks, in the order their hooks are called.
         epoch: The epoch being trained or just finished, from 1 (0 before the first).
         stop_training: Set when a callback asked to stop; no further epoch starts.
+        threads: The chooser of BLAS thread counts (``threads.threads`` is the current one).
     """
 
     model: Sequential
@@ -47,3 +49,4 @@ class TrainingRun:
     callbacks: Sequence[Callback] = field(default_factory=list)
     epoch: int = 0
     stop_training: bool = False
+    threads: ThreadChooser = field(default_factory=ThreadChooser)

@@ -201,6 +201,9 @@ def run_train(args: argparse.Namespace) -> int:
         "n_test": len(x_test),
         "wall_time_s": wall_time,
         "seconds_per_epoch": float(np.mean(history.epoch_time)) if len(history) else None,
+        "threads": settings["threads"],
+        "threads_per_epoch": history.threads,
+        "step_time_s": history.step_time,
     }
     if fraction and history.val_accuracy:
         metrics["validation_accuracy"] = history.val_accuracy[metrics["best_epoch"] - 1]
