@@ -35,8 +35,9 @@ DROP_RATIO = 1.5
 FIRST_BACKOFF = 128
 MAX_BACKOFF = 2048
 # The step time is watched over this many steps; a median this far from the time the choice
-# was made on starts a new check, at most once per ``MIN_STEPS_BETWEEN_CHECKS`` steps. Steps
-# that got faster mean load went away: then every count is timed again, waiting or not.
+# was made on starts a new check, at most once per ``MIN_STEPS_BETWEEN_CHECKS`` steps, of the
+# counts that may now do better, waiting or not: fewer threads when steps got slower (load
+# came), more when they got faster (load went).
 DRIFT_WINDOW = 16
 DRIFT_RATIO = 1.3
 MIN_STEPS_BETWEEN_CHECKS = 64
@@ -179,9 +180,9 @@ class ThreadChooser:
         if len(self._window) == DRIFT_WINDOW and self._since_check >= MIN_STEPS_BETWEEN_CHECKS:
             recent = statistics.median(self._window)
             if recent < self._reference / DRIFT_RATIO:
-                self._start_check(everyone=True)
+                self._start_check([c for c in self.candidates if c > self.threads])
             elif recent > self._reference * DRIFT_RATIO:
-                self._start_check()
+                self._start_check([c for c in self.candidates if c < self.threads])
 
     def epoch_summary(self) -> tuple[int, float]:
         """The count that ran most of this epoch's steps, and their median seconds."""
@@ -191,14 +192,16 @@ class ThreadChooser:
         most = max(set(counts), key=counts.count)
         return most, statistics.median(s for count, s in self._epoch_steps if count == most)
 
-    def _start_check(self, *, everyone: bool = False) -> None:
+    def _start_check(self, due: list[int] | None = None) -> None:
+        """Time the current count and ``due`` (by default those not waiting)."""
         self._window.clear()
         self._since_check = 0
-        due = [
-            c
-            for c in self.candidates
-            if c != self.threads and (everyone or self._eligible_at[c] <= self._step)
-        ]
+        if due is None:
+            due = [
+                c
+                for c in self.candidates
+                if c != self.threads and self._eligible_at[c] <= self._step
+            ]
         if not self.automatic or not due:
             return
         # The current count first: it is warm, and it is the one most likely kept.
