@@ -4,8 +4,10 @@ A multi-threaded matrix product splits its work evenly over its threads. When an
 program holds one of the cores, every product waits for the share of the descheduled
 thread, and training can run many times slower than on one thread. So with
 ``threads="auto"`` a :class:`ThreadChooser` times a few training steps (or inference
-batches) with each candidate count, keeps the fastest, and times them again at every epoch
-and whenever the step time drifts. An integer pins the count.
+batches) with each candidate count and keeps the fastest. It checks again at the start of
+epochs and when the step time drifts; a count that lost waits longer and longer before it
+is tried again, since one step on too many threads can cost tens of ordinary ones on a busy
+machine. An integer pins the count.
 
 The bits of a product depend on the BLAS thread count, so ``"auto"`` reproduces a run to
 rounding only; pin ``threads`` (any integer) for bit-identical runs and resumes. The counts
@@ -140,7 +142,8 @@ class ThreadChooser:
         global _latest_choice
         if not self.automatic:
             _latest_choice = self.threads
-        self._limiter = _blas().limit(limits=self.threads)
+        # Entered, so that threadpoolctl lets other threads set limits again after the exit.
+        self._limiter = _blas().limit(limits=self.threads).__enter__()
         self._applied = self.threads
         _active.append(self)
         return self
@@ -149,11 +152,11 @@ class ThreadChooser:
         if self in _active:
             _active.remove(self)
         if self._limiter is not None:
-            self._limiter.restore_original_limits()
+            self._limiter.__exit__(None, None, None)
             self._limiter = self._applied = None
 
     def begin_epoch(self) -> None:
-        """Forget the last epoch's steps and time every candidate again."""
+        """Forget the last epoch's steps; time again the counts whose wait is over."""
         self._epoch_steps = []
         self._start_check()
 
