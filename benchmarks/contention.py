@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from compare_speed import compare
 
@@ -37,9 +38,13 @@ def main() -> None:
     parser.add_argument("--background-load", type=int, default=1, metavar="N")
     args = parser.parse_args()
     figures = {}
+    # Other programs show in the load average: the "idle" figure means idle only if it stays
+    # near 0 during the first comparison (and near --background-load during the second).
+    load_average = {"start": os.getloadavg()[0]}
     if args.baseline:
         idle = compare(["ours"], epochs=args.epochs, seed=args.seed, baseline=args.baseline)
         figures["idle_ours_over_baseline"] = idle["ours_over_baseline"]["ratio"]
+        load_average["after_idle"] = os.getloadavg()[0]
     loaded = compare(
         ["ours", "ours-1thread", "pytorch"],
         epochs=args.epochs,
@@ -50,17 +55,15 @@ def main() -> None:
     for other in ("ours-1thread", "pytorch"):
         if f"ours_over_{other}" in loaded:
             figures[f"loaded_ours_over_{other}"] = loaded[f"ours_over_{other}"]["ratio"]
+    load_average["end"] = os.getloadavg()[0]
     medians = {
         impl: loaded[impl]["median_epoch_s"]
         for impl in ("ours", "ours-1thread", "pytorch")
         if impl in loaded
     }
     held = {name: value <= TARGETS[name] for name, value in figures.items()}
-    print(
-        json.dumps(
-            {"loaded_median_epoch_s": medians, "ratios": figures, "targets": TARGETS, "held": held}
-        )
-    )
+    summary = {"loaded_median_epoch_s": medians, "ratios": figures, "targets": TARGETS}
+    print(json.dumps({**summary, "held": held, "load_average_1min": load_average}))
 
 
 if __name__ == "__main__":
