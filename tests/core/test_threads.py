@@ -106,15 +106,25 @@ def test_load_that_comes_and_goes_is_followed():
         assert chooser.threads == 2
 
 
-def test_steps_that_get_faster_make_it_try_more_threads():
+def test_steps_that_get_faster_make_it_try_more_threads_within_the_epoch():
     speed = {"one": 0.02}
     with ThreadChooser("auto", cores=2) as chooser:
         chooser.begin_epoch()
         run_steps(chooser, lambda count: speed["one"] if count == 1 else 0.3, 100)
         assert chooser.threads == 1
         speed["one"] = 0.01  # its core came free; now two threads are fastest
-        used = run_steps(chooser, lambda count: speed["one"] if count == 1 else 0.006, 100)
+        used = run_steps(chooser, lambda count: speed["one"] if count == 1 else 0.006, 200)
     assert chooser.threads == 2 and used[-10:] == [2] * 10
+
+
+def test_noisy_steps_alone_do_not_make_it_try_more_threads():
+    noise = np.random.default_rng(0)
+    with ThreadChooser("auto", cores=2) as chooser:
+        chooser.begin_epoch()
+        # A slow first step (warming up), then steps within 20% of each other.
+        run_steps(chooser, lambda count: 0.3 if count == 2 else 0.05, 2)
+        used = run_steps(chooser, lambda c: 0.3 if c == 2 else 0.01 * noise.uniform(0.9, 1.1), 120)
+    assert used.count(2) == 0
 
 
 def test_pinned_count_is_never_changed():

@@ -36,10 +36,11 @@ DROP_RATIO = 1.5
 # further loss, up to ``MAX_BACKOFF`` steps (a few epochs of MNIST).
 FIRST_BACKOFF = 128
 MAX_BACKOFF = 2048
-# The step time is watched over this many steps; a median this far from the time the choice
-# was made on starts a new check, at most once per ``MIN_STEPS_BETWEEN_CHECKS`` steps, of the
-# counts that may now do better, waiting or not: fewer threads when steps got slower (load
-# came), more when they got faster (load went).
+# After a choice, the median of the next ``DRIFT_WINDOW`` steps is the reference; when the
+# median of the latest ones moves this far from it (checked at most once per
+# ``MIN_STEPS_BETWEEN_CHECKS`` steps), the counts that may now do better are timed: fewer
+# threads at once when steps got slower (load came; trying fewer costs little), more when
+# they got faster (load went) and their wait is over.
 DRIFT_WINDOW = 16
 DRIFT_RATIO = 1.3
 MIN_STEPS_BETWEEN_CHECKS = 64
@@ -124,7 +125,7 @@ class ThreadChooser:
         self.probe_times: dict[int, float] = {}
         self._probes: dict[int, list[float]] = {}
         self._queue: list[int] = []
-        self._reference = 0.0
+        self._reference: float | None = None
         self._window: deque[float] = deque(maxlen=DRIFT_WINDOW)
         self._since_check = 0
         self._step = 0
@@ -180,12 +181,16 @@ class ThreadChooser:
             return
         self._window.append(seconds)
         self._since_check += 1
-        if len(self._window) == DRIFT_WINDOW and self._since_check >= MIN_STEPS_BETWEEN_CHECKS:
-            recent = statistics.median(self._window)
-            if recent < self._reference / DRIFT_RATIO:
-                self._start_check([c for c in self.candidates if c > self.threads])
-            elif recent > self._reference * DRIFT_RATIO:
+        if len(self._window) < DRIFT_WINDOW:
+            return
+        recent = statistics.median(self._window)
+        if self._reference is None:
+            self._reference = recent
+        elif self._since_check >= MIN_STEPS_BETWEEN_CHECKS:
+            if recent > self._reference * DRIFT_RATIO:
                 self._start_check([c for c in self.candidates if c < self.threads])
+            elif recent < self._reference / DRIFT_RATIO:
+                self._start_check([c for c in self._waited() if c > self.threads])
 
     def epoch_summary(self) -> tuple[int, float]:
         """The count that ran most of this epoch's steps, and their median seconds."""
@@ -200,16 +205,15 @@ class ThreadChooser:
         self._window.clear()
         self._since_check = 0
         if due is None:
-            due = [
-                c
-                for c in self.candidates
-                if c != self.threads and self._eligible_at[c] <= self._step
-            ]
+            due = [c for c in self._waited() if c != self.threads]
         if not self.automatic or not due:
             return
         # The current count first: it is warm, and it is the one most likely kept.
         self._queue = [self.threads, *due]
         self._probes = {count: [] for count in self._queue}
+
+    def _waited(self) -> list[int]:
+        return [c for c in self.candidates if self._eligible_at[c] <= self._step]
 
     def _record_probe(self, count: int, seconds: float) -> None:
         self._probes[count].append(seconds)
@@ -230,7 +234,7 @@ class ThreadChooser:
             if count != winner:
                 self._backoff[count] = min(MAX_BACKOFF, 2 * self._backoff[count] or FIRST_BACKOFF)
                 self._eligible_at[count] = self._step + self._backoff[count]
-        self._reference = self.probe_times[winner]
+        self._reference = None  # the steps that follow set it
         global _latest_choice
         _latest_choice = self.threads
 
