@@ -61,7 +61,23 @@ def test_auto_keeps_the_faster_count(fast, slow):
         used = run_steps(chooser, {fast: 0.01, slow: 0.012}.__getitem__, 50)
     assert used[-40:] == [fast] * 40
     assert chooser.threads == fast
-    assert chooser.probe_times == {fast: 0.01, slow: 0.012}
+    assert chooser.probe_times == pytest.approx({fast: 0.01, slow: 0.012})
+
+
+def test_a_count_that_only_looked_fast_while_timed_is_given_up():
+    two_thread_steps = []
+
+    def seconds(count):
+        if count == 1:
+            return 0.01
+        two_thread_steps.append(1)
+        return 0.005 if len(two_thread_steps) <= 3 else 0.05  # its luck ran out
+
+    with ThreadChooser("auto", cores=2) as chooser:
+        chooser.begin_epoch()
+        used = run_steps(chooser, seconds, 60)
+    assert chooser.threads == 1 and used[-20:] == [1] * 20
+    assert used.count(2) <= 3 + 16  # the probes, then one window of steps
 
 
 def test_a_much_slower_count_costs_one_step_per_check():

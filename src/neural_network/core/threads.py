@@ -27,8 +27,10 @@ from threadpoolctl import ThreadpoolController
 
 ThreadsSetting = int | str
 
-# Each candidate is timed on up to this many steps per check; one that is 1.5 times slower
-# than the best after any round is dropped, so a bad count costs about one step per check.
+# Each candidate is timed on up to this many steps per check; one whose mean is 1.5 times the
+# best after any round is dropped, so a bad count costs about one step per check. Means, not
+# medians: on a shared core the steps of too many threads have a long tail of stalls, and
+# the tail is what an epoch pays.
 PROBE_ROUNDS = 3
 DROP_RATIO = 1.5
 # Under contention one step on too many threads can cost tens of normal steps, so a count
@@ -36,11 +38,12 @@ DROP_RATIO = 1.5
 # further loss, up to ``MAX_BACKOFF`` steps (a few epochs of MNIST).
 FIRST_BACKOFF = 128
 MAX_BACKOFF = 2048
-# After a choice, the median of the next ``DRIFT_WINDOW`` steps is the reference; when the
-# median of the latest ones moves this far from it (checked at most once per
-# ``MIN_STEPS_BETWEEN_CHECKS`` steps), the counts that may now do better are timed: fewer
-# threads at once when steps got slower (load came; trying fewer costs little), more when
-# they got faster (load went) and their wait is over.
+# After a choice, the mean of the next ``DRIFT_WINDOW`` steps is the reference; if it is
+# worse than what another count was timed at, that count is taken instead (a few probe steps
+# can flatter a count). When the median of the latest steps moves this far from the
+# reference (checked at most once per ``MIN_STEPS_BETWEEN_CHECKS`` steps), the counts that
+# may now do better are timed: fewer threads at once when steps got slower (load came; trying
+# fewer costs little), more when they got faster (load went) and their wait is over.
 DRIFT_WINDOW = 16
 DRIFT_RATIO = 1.3
 MIN_STEPS_BETWEEN_CHECKS = 64
@@ -185,7 +188,7 @@ class ThreadChooser:
             return
         recent = statistics.median(self._window)
         if self._reference is None:
-            self._reference = recent
+            self._confirm_choice(statistics.fmean(self._window))
         elif self._since_check >= MIN_STEPS_BETWEEN_CHECKS:
             if recent > self._reference * DRIFT_RATIO:
                 self._start_check([c for c in self.candidates if c < self.threads])
@@ -212,6 +215,24 @@ class ThreadChooser:
         self._queue = [self.threads, *due]
         self._probes = {count: [] for count in self._queue}
 
+    def _confirm_choice(self, steady: float) -> None:
+        """Keep the choice if its steps since are as fast as any other count was timed."""
+        others = {c: t for c, t in self.probe_times.items() if c != self.threads}
+        better = min(others, key=others.__getitem__, default=None)
+        if better is None or others[better] >= steady:
+            self._reference = statistics.median(self._window)
+            return
+        self._penalise(self.threads)
+        self.probe_times[self.threads] = steady
+        self.threads = better
+        self._window.clear()
+        global _latest_choice
+        _latest_choice = better
+
+    def _penalise(self, count: int) -> None:
+        self._backoff[count] = min(MAX_BACKOFF, 2 * self._backoff[count] or FIRST_BACKOFF)
+        self._eligible_at[count] = self._step + self._backoff[count]
+
     def _waited(self) -> list[int]:
         return [c for c in self.candidates if self._eligible_at[c] <= self._step]
 
@@ -219,22 +240,23 @@ class ThreadChooser:
         self._probes[count].append(seconds)
         if self._queue:
             return
-        best = min(min(times) for times in self._probes.values())
-        alive = [c for c, times in self._probes.items() if min(times) <= best * DROP_RATIO]
+        means = {c: statistics.fmean(times) for c, times in sorted(self._probes.items())}
+        best = min(means.values())
+        alive = [c for c, mean in means.items() if mean <= best * DROP_RATIO]
         rounds = max(len(times) for times in self._probes.values())
         if len(alive) > 1 and rounds < PROBE_ROUNDS:
             self._queue = list(alive)
             return
-        self.probe_times = {c: statistics.median(t) for c, t in sorted(self._probes.items())}
-        winner = min(alive, key=lambda c: statistics.median(self._probes[c]))
+        self.probe_times = means
+        winner = min(alive, key=means.__getitem__)
         if winner != self.threads:
             self._backoff = dict.fromkeys(self.candidates, 0)
         self.threads = winner
         for count in self._probes:
             if count != winner:
-                self._backoff[count] = min(MAX_BACKOFF, 2 * self._backoff[count] or FIRST_BACKOFF)
-                self._eligible_at[count] = self._step + self._backoff[count]
-        self._reference = None  # the steps that follow set it
+                self._penalise(count)
+        self._reference = None  # set, or the choice undone, by the steps that follow
+        self._window.clear()
         global _latest_choice
         _latest_choice = self.threads
 
