@@ -196,10 +196,11 @@ class NeuralNetwork:
                 before (same data and seed) and call ``fit`` with the same arguments; the
                 weights end bit-identical to those of an uninterrupted run when ``threads``
                 is pinned.
-            threads: BLAS threads for the matrix products. ``"auto"`` times each count at
-                every epoch and keeps the fastest, so a busy machine does not slow training
-                down many times over; results then match to rounding only. An integer pins
-                the count: the same seed then gives the same bits.
+            threads: BLAS threads for the matrix products. ``"auto"`` times training steps
+                with each count and keeps the fastest (checking again as the machine's load
+                changes), so a busy machine does not slow training down many times over;
+                results then match to rounding only. An integer pins the count: the same
+                seed then gives the same bits.
 
         Returns:
             The run's History (also kept as ``self.history``). Each call starts a new

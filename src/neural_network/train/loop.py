@@ -146,10 +146,10 @@ def fit(
             ProgressBar()]``; see that module for the order of their hooks.
         history: Continue this History (its length is the number of epochs already done,
             with the same model, optimiser and generator).
-        threads: BLAS threads for the matrix products: ``"auto"`` times the first steps of
-            every epoch with each count and keeps the fastest (reproducible to rounding);
-            an integer pins the count (bit-identical runs and resumes). See
-            :mod:`neural_network.core.threads`.
+        threads: BLAS threads for the matrix products: ``"auto"`` times steps with each
+            count and keeps the fastest, checking again as the step time drifts
+            (reproducible to rounding); an integer pins the count (bit-identical runs and
+            resumes). See :mod:`neural_network.core.threads`.
 
     Returns:
         The History of the run (``history`` itself when given).

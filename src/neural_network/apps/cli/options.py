@@ -184,8 +184,8 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
     Option("log_every", positive_int, "print a log line every N epochs", group=FIT,
            metavar="N"),
     Option("threads", thread_count,
-           "BLAS threads: auto times each count at every epoch and keeps the fastest; "
-           "a number pins it (bit-identical runs and resumes)", group=FIT, metavar="N|auto"),
+           "BLAS threads: auto times steps with each count and keeps the fastest; a number "
+           "pins it (bit-identical runs and resumes)", group=FIT, metavar="N|auto"),
 )  # fmt: skip
 OPTIONS_BY_NAME = {option.name: option for option in TRAIN_OPTIONS}
 CONFIG_KEYS = {option.name: option for option in TRAIN_OPTIONS} | {"l2": OPTIONS_BY_NAME["lam"]}
