@@ -133,6 +133,41 @@ def test_steps_that_get_faster_make_it_try_more_threads_within_the_epoch():
     assert chooser.threads == 2 and used[-10:] == [2] * 10
 
 
+def test_load_leaving_is_noticed_long_before_a_long_wait_ends():
+    speed = {"one": 0.02, "two": 0.3}
+    with ThreadChooser("auto", cores=2) as chooser:
+        for _ in range(30):  # two threads lose again and again: their wait grows long
+            chooser.begin_epoch()
+            run_steps(chooser, lambda count: speed["one"] if count == 1 else speed["two"], 100)
+        assert chooser._backoff[2] == MAX_BACKOFF
+        speed.update(one=0.01, two=0.006)  # the other program ended
+        used = run_steps(chooser, lambda count: speed["one"] if count == 1 else speed["two"], 400)
+    assert chooser.threads == 2 and used[-100:] == [2] * 100
+
+
+def test_a_challenger_is_judged_against_the_steps_of_the_count_it_replaced():
+    # One thread ran steadily at 0.01 but its timed step in the next check was slow (0.05);
+    # two threads were timed at 0.03, then settle at 0.02: slower than one thread really is.
+    step = {"n": 0}
+
+    def seconds(count):
+        step["n"] += 1
+        if count == 1:
+            return 0.05 if step["n"] == 101 else 0.01
+        return 0.03 if step["n"] <= 102 else 0.02
+
+    with ThreadChooser("auto", cores=2) as chooser:
+        chooser.threads = 1
+        chooser._eligible_at[2] = 10**9  # one thread alone for the first 100 steps
+        chooser.begin_epoch()
+        run_steps(chooser, seconds, 100)
+        chooser._eligible_at[2] = 0
+        chooser.begin_epoch()
+        used = run_steps(chooser, seconds, 60)
+    assert used[:2] == [1, 2]  # the check: one thread timed slow, two threads taken
+    assert chooser.threads == 1 and used[-20:] == [1] * 20
+
+
 def test_noisy_steps_alone_do_not_make_it_try_more_threads():
     noise = np.random.default_rng(0)
     with ThreadChooser("auto", cores=2) as chooser:

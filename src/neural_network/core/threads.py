@@ -39,11 +39,13 @@ DROP_RATIO = 1.5
 FIRST_BACKOFF = 128
 MAX_BACKOFF = 2048
 # After a choice, the mean of the next ``DRIFT_WINDOW`` steps is the reference; if it is
-# worse than what another count was timed at, that count is taken instead (a few probe steps
-# can flatter a count). When the median of the latest steps moves this far from the
+# worse than the count it replaced ran at (over all its steps since it was chosen, or, if it
+# was not run, as it was timed), that one is taken back (a few timed steps can flatter a
+# count). When the median of the latest steps moves this far from the
 # reference (checked at most once per ``MIN_STEPS_BETWEEN_CHECKS`` steps), the counts that
 # may now do better are timed: fewer threads at once when steps got slower (load came; trying
-# fewer costs little), more when they got faster (load went) and their wait is over.
+# fewer costs little), more when they got faster (load went) and they lost at least
+# ``FIRST_BACKOFF`` steps ago, however long their wait.
 DRIFT_WINDOW = 16
 DRIFT_RATIO = 1.3
 MIN_STEPS_BETWEEN_CHECKS = 64
@@ -134,7 +136,12 @@ class ThreadChooser:
         self._step = 0
         self._backoff = dict.fromkeys(self.candidates, 0)
         self._eligible_at = dict.fromkeys(self.candidates, 0)
+        self._lost_at = dict.fromkeys(self.candidates, -FIRST_BACKOFF)
         self._epoch_steps: list[tuple[int, float]] = []
+        # The current count's steps since it was chosen, and the count it replaced with the
+        # mean time of its own such steps.
+        self._run_total, self._run_steps = 0.0, 0
+        self._replaced: tuple[int, float] | None = None
         self._applied: int | None = None
         self._limiter = None
 
@@ -183,6 +190,8 @@ class ThreadChooser:
             self._record_probe(self._queue.pop(0), seconds)
             return
         self._window.append(seconds)
+        self._run_total += seconds
+        self._run_steps += 1
         self._since_check += 1
         if len(self._window) < DRIFT_WINDOW:
             return
@@ -193,7 +202,9 @@ class ThreadChooser:
             if recent > self._reference * DRIFT_RATIO:
                 self._start_check([c for c in self.candidates if c < self.threads])
             elif recent < self._reference / DRIFT_RATIO:
-                self._start_check([c for c in self._waited() if c > self.threads])
+                since = {c: self._step - self._lost_at[c] for c in self.candidates}
+                more = [c for c in self.candidates if c > self.threads]
+                self._start_check([c for c in more if since[c] >= FIRST_BACKOFF])
 
     def epoch_summary(self) -> tuple[int, float]:
         """The count that ran most of this epoch's steps, and their median seconds."""
@@ -216,8 +227,10 @@ class ThreadChooser:
         self._probes = {count: [] for count in self._queue}
 
     def _confirm_choice(self, steady: float) -> None:
-        """Keep the choice if its steps since are as fast as any other count was timed."""
+        """Keep the choice if its steps since are as fast as the count it replaced."""
         others = {c: t for c, t in self.probe_times.items() if c != self.threads}
+        if self._replaced is not None:
+            others = dict([self._replaced])
         better = min(others, key=others.__getitem__, default=None)
         if better is None or others[better] >= steady:
             self._reference = statistics.median(self._window)
@@ -226,12 +239,14 @@ class ThreadChooser:
         self.probe_times[self.threads] = steady
         self.threads = better
         self._window.clear()
+        self._run_total, self._run_steps, self._replaced = 0.0, 0, None
         global _latest_choice
         _latest_choice = better
 
     def _penalise(self, count: int) -> None:
         self._backoff[count] = min(MAX_BACKOFF, 2 * self._backoff[count] or FIRST_BACKOFF)
         self._eligible_at[count] = self._step + self._backoff[count]
+        self._lost_at[count] = self._step
 
     def _waited(self) -> list[int]:
         return [c for c in self.candidates if self._eligible_at[c] <= self._step]
@@ -249,8 +264,12 @@ class ThreadChooser:
             return
         self.probe_times = means
         winner = min(alive, key=means.__getitem__)
+        self._replaced = None
         if winner != self.threads:
             self._backoff = dict.fromkeys(self.candidates, 0)
+            if self._run_steps >= DRIFT_WINDOW:
+                self._replaced = (self.threads, self._run_total / self._run_steps)
+        self._run_total, self._run_steps = 0.0, 0
         self.threads = winner
         for count in self._probes:
             if count != winner:
