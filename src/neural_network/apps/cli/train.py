@@ -226,7 +226,8 @@ def run_preset(args: argparse.Namespace) -> int:
     """``neural-network train --preset NAME``: :func:`~neural_network.apps.presets.train_preset`
     into a run folder (``model.npz``, ``metrics.json``, ``history.json``)."""
     explicit = _explicit_settings(args)
-    others = sorted(OPTIONS_BY_NAME[name].flag for name in explicit if name != "seed")
+    shared = ("seed", "threads")
+    others = sorted(OPTIONS_BY_NAME[name].flag for name in explicit if name not in shared)
     others += [
         flag for flag, given in (("--config", args.config), ("--resume", args.resume)) if given
     ]
@@ -244,6 +245,7 @@ def run_preset(args: argparse.Namespace) -> int:
         seed=explicit.get("seed", 0),
         progress=not args.quiet,
         time_budget_s=args.time_budget,
+        threads=explicit.get("threads", "auto"),
     )
     if not args.quiet:
         print(
