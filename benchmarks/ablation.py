@@ -36,6 +36,7 @@ import platform
 import statistics
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,7 +175,9 @@ def train_one(settings: Settings, label: str, used: frozenset[str], seed: int) -
     started = time.perf_counter()
     diverged = False
     try:
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run overflows first
+        # A diverging run overflows first; the unscaled rows are unscaled on purpose.
+        with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="x looks unscaled")
             history = nn.fit(
                 model,
                 x,

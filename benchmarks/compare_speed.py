@@ -2,8 +2,9 @@
 
 Every implementation trains 784-512-256-128-10 (ReLU) with Adam (lr 1e-3), batch 128,
 coupled L2 1e-4 on the weights, float32, on the full bundled MNIST scaled to [0, 1]. Ours and
-PyTorch also clip the gradient to global norm 5 (scikit-learn cannot). PyTorch gets 2 threads
-and flush-to-zero.
+PyTorch also clip the gradient to global norm 5 (scikit-learn cannot). PyTorch keeps its default
+number of threads (one per core) and gets flush-to-zero. "ours" chooses its BLAS threads
+(``threads="auto"``); "ours-1thread" pins one (``threads=1``).
 
 Each implementation runs in its own process (so peak RSS is its own), and the processes take
 turns epoch by epoch: one trains an epoch while the others wait, idle. A shared machine's
@@ -11,12 +12,18 @@ speed drifts by 20% or more over minutes; taking turns gives every implementatio
 drift, so the ratio holds even when the absolute times do not.
 
 Prints one JSON line per implementation (median and per-epoch seconds, samples/s, test
-accuracy, peak RSS), then the ratio ours/PyTorch of the median epoch times and the median of
-the per-epoch ratios.
+accuracy, peak RSS), then the ratio of ours to each other implementation: of the median epoch
+times, and the median of the per-epoch ratios.
 
     python benchmarks/compare_speed.py --epochs 30
     python benchmarks/compare_speed.py --epochs 3 --impl ours pytorch
     python benchmarks/compare_speed.py --epochs 6 --impl ours --baseline /tmp/before/src
+    python benchmarks/compare_speed.py --epochs 6 --impl ours ours-1thread pytorch \
+        --background-load 1
+
+``--background-load N`` starts N busy processes, each spinning on one core (the last ones),
+for the whole comparison, as another program on a user's machine would; they stop when the
+comparison ends (or after ``MAX_LOAD_S`` at the latest, or when this script dies).
 
 ``--baseline SRC`` adds "baseline": this library as it is in another source tree (say a git
 worktree of an earlier commit, its ``src`` folder), run the same way, so that a change's speed
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import itertools
 import json
 import os
@@ -41,6 +49,16 @@ import numpy as np
 HIDDEN = (512, 256, 128)
 LR, BATCH, L2, CLIP = 1e-3, 128, 1e-4, 5.0
 SETTLE_S = 0.5
+MAX_LOAD_S = 4 * 3600
+SPIN = """
+import os, sys, time
+core, deadline, parent = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {core})
+while time.time() < deadline and os.getppid() == parent:
+    for _ in range(100_000):
+        pass
+"""
 
 
 def load_data():
@@ -66,7 +84,7 @@ def report_epoch(seconds: float) -> None:
     print(json.dumps({"epoch_s": seconds}), flush=True)
 
 
-def run_ours(epochs: int, seed: int) -> float:
+def run_ours(epochs: int, seed: int, threads: int | str = "auto") -> float:
     import neural_network
     from neural_network import Adam, build_mlp, evaluate, fit
 
@@ -81,6 +99,10 @@ def run_ours(epochs: int, seed: int) -> float:
 
     announce_ready()
     wait_for_turn()
+    if threads != "auto":  # a baseline has no threads setting; pin the BLAS library itself
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads, user_api="blas")
     if not hasattr(neural_network, "Callback"):  # a baseline from before the callback API
         fit(model, x, y, optimizer=Adam(model.flat, lr=LR), epochs=epochs, batch_size=BATCH,
             l2=L2, clip_norm=CLIP, rng=rng, callbacks=[take_turns])  # fmt: skip
@@ -88,6 +110,8 @@ def run_ours(epochs: int, seed: int) -> float:
 
     class TakeTurns(neural_network.Callback):
         def on_epoch_end(self, run) -> None:
+            if hasattr(run.history, "threads"):
+                print(json.dumps({"threads": run.history.threads[-1]}), flush=True)
             take_turns(run.epoch, run.history)
 
     fit(
@@ -99,6 +123,7 @@ def run_ours(epochs: int, seed: int) -> float:
         batch_size=BATCH,
         rng=rng,
         callbacks=[TakeTurns()],
+        **({"threads": threads} if "threads" in inspect.signature(fit).parameters else {}),
     )
     return evaluate(model, x_test, y_test)[1]
 
@@ -106,7 +131,6 @@ def run_ours(epochs: int, seed: int) -> float:
 def run_torch(epochs: int, seed: int) -> float:
     import torch
 
-    torch.set_num_threads(2)
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
     x, y, x_test, y_test = load_data()
@@ -163,8 +187,19 @@ def run_sklearn(epochs: int, seed: int) -> float:
     return float(clf.score(x_test, y_test))
 
 
-RUNNERS = {"ours": run_ours, "baseline": run_ours, "pytorch": run_torch, "sklearn": run_sklearn}
+def run_ours_1thread(epochs: int, seed: int) -> float:
+    return run_ours(epochs, seed, threads=1)
+
+
+RUNNERS = {
+    "ours": run_ours,
+    "ours-1thread": run_ours_1thread,
+    "baseline": run_ours,
+    "pytorch": run_torch,
+    "sklearn": run_sklearn,
+}
 MODULES = {"ours": "neural_network", "pytorch": "torch", "sklearn": "sklearn"}
+MODULES["ours-1thread"] = MODULES["ours"]
 
 
 def child(impl: str, epochs: int, seed: int) -> None:
@@ -173,8 +208,9 @@ def child(impl: str, epochs: int, seed: int) -> None:
     print(json.dumps({"test_accuracy": accuracy, "peak_rss_mb": peak_rss_mb}), flush=True)
 
 
-def summary(impl: str, times: list[float], final: dict) -> dict:
+def summary(impl: str, times: list[float], final: dict, threads: list[int]) -> dict:
     median = statistics.median(times)
+    chosen = {"threads_per_epoch": threads} if threads else {}
     return {
         "impl": impl,
         "epochs": len(times),
@@ -184,14 +220,96 @@ def summary(impl: str, times: list[float], final: dict) -> dict:
         "samples_per_s": round(60_000 / median),
         "test_accuracy": round(final["test_accuracy"], 4),
         "peak_rss_mb": round(final["peak_rss_mb"], 1),
+        **chosen,
     }
 
 
-def read_message(process: subprocess.Popen) -> dict:
-    line = process.stdout.readline()
-    if not line:
-        raise RuntimeError(f"benchmark process exited early (status {process.wait()})")
-    return json.loads(line)
+def read_message(process: subprocess.Popen, threads: list[int] | None = None) -> dict:
+    """The next message of a child; ``threads`` collects the thread counts it reports."""
+    while True:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark process exited early (status {process.wait()})")
+        message = json.loads(line)
+        if "threads" not in message:
+            return message
+        if threads is not None:
+            threads.append(message["threads"])
+
+
+def start_background_load(n_cores: int) -> list[subprocess.Popen]:
+    """``n_cores`` processes spinning, each on one of the last cores."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    cores = cores or list(range(os.cpu_count() or 1))
+    deadline = time.time() + MAX_LOAD_S
+    return [
+        subprocess.Popen([sys.executable, "-c", SPIN, str(core), str(deadline), str(os.getpid())])
+        for core in cores[::-1][:n_cores]
+    ]
+
+
+def compare(
+    impls: list[str], *, epochs: int, seed: int, baseline: str | None, background_load: int = 0
+) -> dict[str, dict]:
+    """Time ``impls`` (and "baseline" when ``baseline`` names a source tree) in turns, print a
+    line for each, then the ratios of ours to the others; returns the summaries."""
+    impls = list(impls) + (["baseline"] if baseline else [])
+    load = start_background_load(background_load)
+    try:
+        processes = {}
+        for impl in impls:
+            env = dict(os.environ)
+            if impl == "baseline":
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [baseline, env.get("PYTHONPATH")]))
+            elif importlib.util.find_spec(MODULES[impl]) is None:
+                print(json.dumps({"impl": impl, "skipped": f"{MODULES[impl]} is not installed"}))
+                continue
+            command = [sys.executable, __file__, "--child", impl]
+            command += ["--epochs", str(epochs), "--seed", str(seed)]
+            processes[impl] = subprocess.Popen(
+                command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+            )
+        for process in processes.values():
+            read_message(process)  # "ready": every process has loaded its data before epoch 1
+        times: dict[str, list[float]] = {impl: [] for impl in processes}
+        threads: dict[str, list[int]] = {impl: [] for impl in processes}
+        for _ in range(epochs):
+            for impl, process in processes.items():
+                # Thread pools spin for a while after their last job (OpenBLAS for about
+                # 0.1 s); let the previous process's go quiet before the next one starts.
+                time.sleep(SETTLE_S)
+                process.stdin.write("go\n")
+                process.stdin.flush()
+                times[impl].append(read_message(process, threads[impl])["epoch_s"])
+        results = {}
+        for impl, process in processes.items():
+            final = read_message(process, threads[impl])
+            results[impl] = summary(impl, times[impl], final, threads[impl])
+            process.wait()
+            print(json.dumps({"background_load": background_load, **results[impl]}), flush=True)
+    finally:
+        for process in load:
+            process.kill()
+            process.wait()
+    for other in ("ours-1thread", "pytorch", "baseline"):
+        if "ours" in results and other in results:
+            ratio = results["ours"]["median_epoch_s"] / results[other]["median_epoch_s"]
+            paired = [a / b for a, b in zip(times["ours"], times[other], strict=True)]
+            ratios = {
+                "ratio": round(ratio, 3),
+                "median_epochwise_ratio": round(statistics.median(paired), 3),
+            }
+            results[f"ours_over_{other}"] = ratios
+            epochwise = ratios["median_epochwise_ratio"]
+            print(
+                json.dumps(
+                    {
+                        f"ratio_ours_over_{other}": ratios["ratio"],
+                        "median_epochwise_ratio": epochwise,
+                    }
+                )
+            )
+    return results
 
 
 def main() -> None:
@@ -201,55 +319,25 @@ def main() -> None:
     implementations = sorted(set(RUNNERS) - {"baseline"})
     parser.add_argument("--impl", nargs="+", choices=implementations, default=implementations)
     parser.add_argument("--baseline", metavar="SRC", help="also time the library found in SRC")
+    parser.add_argument(
+        "--background-load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep N cores busy with spinning processes during the comparison",
+    )
     parser.add_argument("--child", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.epochs, args.seed)
         return
-    impls = list(args.impl) + (["baseline"] if args.baseline else [])
-    processes = {}
-    for impl in impls:
-        env = dict(os.environ)
-        if impl == "baseline":
-            env["PYTHONPATH"] = os.pathsep.join(
-                filter(None, [args.baseline, env.get("PYTHONPATH")])
-            )
-        elif importlib.util.find_spec(MODULES[impl]) is None:
-            print(json.dumps({"impl": impl, "skipped": f"{MODULES[impl]} is not installed"}))
-            continue
-        command = [sys.executable, __file__, "--child", impl]
-        command += ["--epochs", str(args.epochs), "--seed", str(args.seed)]
-        processes[impl] = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
-    for process in processes.values():
-        read_message(process)  # "ready": every process has loaded its data before epoch 1
-    times: dict[str, list[float]] = {impl: [] for impl in processes}
-    for _ in range(args.epochs):
-        for impl, process in processes.items():
-            # Thread pools spin for a while after their last job (OpenBLAS for about 0.1 s);
-            # let the previous process's go quiet before the next one starts.
-            time.sleep(SETTLE_S)
-            process.stdin.write("go\n")
-            process.stdin.flush()
-            times[impl].append(read_message(process)["epoch_s"])
-    results = {}
-    for impl, process in processes.items():
-        results[impl] = summary(impl, times[impl], read_message(process))
-        process.wait()
-        print(json.dumps(results[impl]), flush=True)
-    for other in ("pytorch", "baseline"):
-        if "ours" in results and other in results:
-            ratio = results["ours"]["median_epoch_s"] / results[other]["median_epoch_s"]
-            paired = [a / b for a, b in zip(times["ours"], times[other], strict=True)]
-            print(
-                json.dumps(
-                    {
-                        f"ratio_ours_over_{other}": round(ratio, 3),
-                        "median_epochwise_ratio": round(statistics.median(paired), 3),
-                    }
-                )
-            )
+    compare(
+        args.impl,
+        epochs=args.epochs,
+        seed=args.seed,
+        baseline=args.baseline,
+        background_load=args.background_load,
+    )
 
 
 if __name__ == "__main__":

@@ -88,6 +88,10 @@ def test_metrics_report_test_accuracy_and_timings(run, test_digits):
     assert metrics["selected_on"] == "test"
     assert (metrics["n_train"], metrics["n_validation"], metrics["n_test"]) == (10000, 0, 500)
     assert metrics["wall_time_s"] > 0 and metrics["seconds_per_epoch"] > 0
+    assert metrics["threads"] == "auto"
+    assert len(metrics["threads_per_epoch"]) == len(metrics["step_time_s"]) == 2
+    assert all(count >= 1 for count in metrics["threads_per_epoch"])
+    assert all(seconds > 0 for seconds in metrics["step_time_s"])
     assert np.array(metrics["confusion_matrix"]).sum() == 500
     assert sum(row["support"] for row in metrics["per_class"]) == 500
     # The reported accuracy is that of the saved model on the test slice.
@@ -154,8 +158,11 @@ def test_flags_reach_fit(tmp_path, monkeypatch):
         "--lr", "0.01", "--batch-size", "64", "--l2", "0.001", "--dropout-keep", "0.9",
         "--grad-clip", "0", "--early-stopping-patience", "0", "--lr-decay", "0.5",
         "--lr-decay-every", "1", "--min-delta", "0.01", "--log-every", "3", "--epochs", "3",
+        "--threads", "1",
     )  # fmt: skip
     (kwargs,) = calls
+    assert kwargs["threads"] == 1
+    assert read_json(out / "metrics.json")["threads_per_epoch"] == [1, 1, 1]
     assert kwargs["lr"] == 0.01 and kwargs["batch_size"] == 64 and kwargs["lam"] == 0.001
     assert kwargs["dropout_keep"] == 0.9 and kwargs["min_delta"] == 0.01
     assert kwargs["grad_clip"] is None and kwargs["early_stopping_patience"] is None
@@ -177,7 +184,9 @@ def test_config_file_sets_values_and_flags_override(tmp_path):
 
 
 def test_same_config_same_model(tmp_path, test_digits):
-    first = train(tmp_path / "a")
+    # A pinned thread count is part of the config: "auto" reproduces to rounding only.
+    first = train(tmp_path / "a", "--threads", "1")
+    assert tomllib.loads((first / "config.toml").read_text())["threads"] == 1
     second = tmp_path / "b"
     argv = ["train", "--config", str(first / "config.toml"), "--out", str(second)]
     assert main([*argv, "--quiet", "--no-figures"]) == 0
@@ -187,8 +196,8 @@ def test_same_config_same_model(tmp_path, test_digits):
 
 
 def test_resume_continues_the_run_bit_for_bit(tmp_path, test_digits):
-    straight = train(tmp_path / "straight", "--epochs", "3")
-    stopped = train(tmp_path / "stopped", "--epochs", "1")
+    straight = train(tmp_path / "straight", "--epochs", "3", "--threads", "2")
+    stopped = train(tmp_path / "stopped", "--epochs", "1", "--threads", "2")
     argv = ["train", "--resume", str(stopped), "--epochs", "3", "--quiet", "--no-figures"]
     assert main(argv) == 0
     assert read_json(stopped / "history.json")["epoch"] == [1, 2, 3]
@@ -484,6 +493,8 @@ BAD_INPUT = {
     "unknown dataset": (["train", "--dataset", "foo"], 2),
     "negative epochs": (["train", "--epochs", "-1"], 2),
     "zero batch size": (["train", "--batch-size", "0"], 2),
+    "zero threads": (["train", "--threads", "0"], 2),
+    "threads a word": (["train", "--threads", "many"], 2),
     "lr not a number": (["train", "--lr", "fast"], 2),
     "keep probability over 1": (["train", "--dropout-keep", "1.5"], 2),
     "validation split of 1": (["train", "--validation-split", "1"], 2),

@@ -85,8 +85,8 @@ def test_train_preset_writes_a_run_folder(small_mnist, tmp_path):
 
 
 def test_train_preset_is_deterministic(small_mnist):
-    first, _ = train_preset("best", seed=5, progress=False, overrides=TINY)
-    second, _ = train_preset("best", seed=5, progress=False, overrides=TINY)
+    first, _ = train_preset("best", seed=5, progress=False, overrides=TINY, threads=1)
+    second, _ = train_preset("best", seed=5, progress=False, overrides=TINY, threads=1)
     np.testing.assert_array_equal(first.flat.values, second.flat.values)
     other, _ = train_preset("best", seed=6, progress=False, overrides=TINY)
     assert not np.array_equal(first.flat.values, other.flat.values)

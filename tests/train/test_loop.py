@@ -36,6 +36,8 @@ HISTORY_FIELDS = (
     "lr",
     "grad_norm",
     "epoch_time",
+    "threads",
+    "step_time",
 )
 
 

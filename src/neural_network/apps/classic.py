@@ -193,6 +193,7 @@ class NeuralNetwork:
         checkpoint_path: str | os.PathLike | None = None,
         checkpoint_every: int = 1,
         resume_from: str | os.PathLike | None = None,
+        threads: int | str = "auto",
     ) -> History:
         """Train with Adam on mini-batches; print a log line every ``log_every`` epochs.
 
@@ -221,7 +222,13 @@ class NeuralNetwork:
             checkpoint_every: Epochs between checkpoints.
             resume_from: Continue the run that wrote this checkpoint. Build the network as
                 before (same data and seed) and call ``fit`` with the same arguments; the
-                weights end bit-identical to those of an uninterrupted run.
+                weights end bit-identical to those of an uninterrupted run when ``threads``
+                is pinned.
+            threads: BLAS threads for the matrix products. ``"auto"`` times training steps
+                with each count and keeps the fastest (checking again as the machine's load
+                changes), so a busy machine does not slow training down many times over;
+                results then match to rounding only. An integer pins the count: the same
+                seed then gives the same bits.
 
         Returns:
             The run's History (also kept as ``self.history``). Each call starts a new
@@ -268,6 +275,7 @@ class NeuralNetwork:
             validation_data=validation,
             rng=self.rng,
             callbacks=callbacks,
+            threads=threads,
         )
         self.best_epoch = len(self.history)
         if early_stopping is not None and early_stopping.best_epoch:

@@ -100,11 +100,13 @@ def train_preset(
     time_budget_s: float | None = None,
     overrides: Mapping[str, Any] | None = None,
     evaluate_test: bool = True,
+    threads: int | str = "auto",
 ) -> tuple[Sequential, dict[str, Any]]:
     """Train preset ``name`` and return the model (the best epoch's weights) and its metrics.
 
-    Without a time budget the run is fully determined by ``seed``: the weights, dropout,
-    shuffling and distortions all come from ``np.random.default_rng(seed)``.
+    Without a time budget and with ``threads`` pinned the run is fully determined by
+    ``seed``: the weights, dropout, shuffling and distortions all come from
+    ``np.random.default_rng(seed)``.
 
     With ``time_budget_s`` the run adapts to the machine: after each epoch it re-plans how
     many epochs fit in the time left (at the mean epoch time so far, with validation), at
@@ -123,6 +125,8 @@ def train_preset(
         overrides: Settings that replace the preset's (see :func:`get_preset`).
         evaluate_test: Measure the test set at the end (``False`` for tuning runs, which
             must not look at it).
+        threads: BLAS threads, as :func:`~neural_network.fit` takes them: ``"auto"`` chooses
+            by timing (results match to rounding), an integer pins the count (same bits).
 
     Returns:
         ``(model, metrics)``; ``metrics`` holds ``test_accuracy`` and ``test_loss`` (unless
@@ -176,6 +180,7 @@ def train_preset(
         validation_data=(x_val, y_val),
         rng=rng,
         callbacks=callbacks,
+        threads=threads,
     )
     train_time = time.perf_counter() - loop_started
     best_accuracy = history.val_accuracy[best.best_epoch - 1]
@@ -195,6 +200,9 @@ def train_preset(
         "wall_time_s": time.perf_counter() - started,
         "train_time_s": train_time,
         "seconds_per_epoch": train_time / max(len(history), 1),
+        "threads": threads,
+        "threads_per_epoch": history.threads,
+        "step_time_s": history.step_time,
         "time_budget_s": time_budget_s,
         "input_scaling": "pixels / 255",
         "settings": settings,

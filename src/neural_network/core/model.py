@@ -13,6 +13,7 @@ from .activations import ACTIVATIONS, get_activation
 from .layers import Dense, Dropout, Layer
 from .losses import softmax
 from .parameters import FlatParameters, Parameter
+from .threads import inference_threads, timed_batches
 
 LAYER_TYPES: dict[str, type[Layer]] = {
     "Dense": Dense,
@@ -126,7 +127,8 @@ class Sequential:
         return next(layer.n_out for layer in reversed(self.layers) if isinstance(layer, Dense))
 
     def predict_proba(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
-        """Class probabilities (n_samples, n_classes), computed in batches, without caches.
+        """Class probabilities (n_samples, n_classes), computed in batches, without caches, on
+        the BLAS threads training chose (see :mod:`neural_network.core.threads`).
 
         ``x`` is a NumPy array and so is the result, whatever the model's device.
 
@@ -134,24 +136,26 @@ class Sequential:
             ValueError: for ``x`` that is not ``(n_samples, n_features)``; the message says
                 how to reshape one sample or a stack of images.
         """
-        x = self._check_batch(np.asarray(x))
-        xp = devices.array_module(self.device)
-        out = np.empty((len(x), self.n_classes), dtype=self.dtype)
-        for start in range(0, len(x), batch_size):
-            batch = xp.asarray(x[start : start + batch_size].astype(self.dtype, copy=False))
-            probs = softmax(self.forward(batch, training=False))
-            out[start : start + batch_size] = devices.to_host(probs)
-        return out
+        return self._in_batches(x, batch_size, softmax)
 
     def predict_logits(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Logits (n_samples, n_classes) as a NumPy array, computed in batches on the model's
         device, without caches."""
+        return self._in_batches(x, batch_size, None)
+
+    def _in_batches(self, x, batch_size: int, then) -> np.ndarray:
+        """The forward pass (then ``then``) over ``x`` in batches on the model's device,
+        with a NumPy result."""
         x = self._check_batch(np.asarray(x))
         xp = devices.array_module(self.device)
         out = np.empty((len(x), self.n_classes), dtype=self.dtype)
-        for start in range(0, len(x), batch_size):
-            batch = xp.asarray(x[start : start + batch_size].astype(self.dtype, copy=False))
-            out[start : start + batch_size] = devices.to_host(self.forward(batch))
+        with inference_threads() as chooser:
+            for start in timed_batches(chooser, range(0, len(x), batch_size), batch_size, len(x)):
+                batch = xp.asarray(x[start : start + batch_size].astype(self.dtype, copy=False))
+                outputs = self.forward(batch, training=False)
+                if then is not None:
+                    outputs = then(outputs)
+                out[start : start + batch_size] = devices.to_host(outputs)
         return out
 
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:

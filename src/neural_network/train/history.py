@@ -10,6 +10,8 @@ from ..checks import is_finite_number
 
 # Validation is optional, and a regression run measures no accuracy.
 _MAY_BE_EMPTY = frozenset({"val_loss", "val_accuracy", "train_accuracy"})
+# Fields that files written by earlier versions lack.
+_LATER_FIELDS = ("threads", "step_time")
 
 
 @dataclass
@@ -20,7 +22,9 @@ class History:
     on, before each step), as Keras reports them: free to compute, slightly pessimistic.
     The train loss includes the L2 penalty; the validation loss does not. ``grad_norm`` is
     the mean global gradient norm before clipping; ``epoch_time`` is the wall time of the
-    epoch's training steps in seconds (validation not included).
+    epoch's training steps in seconds (validation not included). ``threads`` is the BLAS
+    thread count that ran most of the epoch's steps and ``step_time`` their median seconds
+    (both 0 for epochs recorded before these were kept).
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -32,9 +36,19 @@ class History:
     grad_norm: list[float] = field(default_factory=list)
     epoch_time: list[float] = field(default_factory=list)
     # A regression run (``fit`` with a regression loss) leaves both accuracy lists empty.
+    threads: list[int] = field(default_factory=list)
+    step_time: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.epoch)
+
+    def record_threads(self, threads: int, step_time: float) -> None:
+        """Append an epoch's thread count and median step time, after zeros for any earlier
+        epochs that had none (a history read from an older file)."""
+        for values in (self.threads, self.step_time):
+            values.extend([0] * (len(self.epoch) - 1 - len(values)))
+        self.threads.append(threads)
+        self.step_time.append(step_time)
 
     def to_dict(self) -> dict[str, list]:
         return asdict(self)
@@ -53,6 +67,8 @@ class History:
                 validation fields and ``train_accuracy`` may be empty).
         """
         names = {f.name for f in fields(cls)}
+        if isinstance(data, dict):  # files written before threads were recorded
+            data = {**{key: [] for key in _LATER_FIELDS if key not in data}, **data}
         if not isinstance(data, dict) or set(data) != names:
             raise ValueError(f"history must be an object with keys {sorted(names)}")
         for key, values in data.items():
@@ -62,6 +78,7 @@ class History:
         if data["epoch"] != list(range(1, n + 1)):
             raise ValueError("history epochs must count 1, 2, ... n")
         for key, values in data.items():
-            if len(values) != n and not (key in _MAY_BE_EMPTY and not values):
+            optional = key in _MAY_BE_EMPTY or key in _LATER_FIELDS
+            if len(values) != n and not (optional and not values):
                 raise ValueError(f"history {key!r} has {len(values)} values for {n} epochs")
         return cls(**{key: list(values) for key, values in data.items()})

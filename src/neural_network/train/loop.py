@@ -28,6 +28,7 @@ from ..checks import check_positive_int
 from ..core.devices import array_module
 from ..core.losses import SoftmaxCrossEntropy
 from ..core.model import Sequential
+from ..core.threads import ThreadChooser, ThreadsSetting, inference_threads, timed_batches
 from ..optim.device_step import move_optimizer_state
 from ..optim.optimizers import Optimizer
 from .callbacks import Callback
@@ -129,20 +130,29 @@ def evaluate(
     batch_size: int = 2048,
     loss: Any = None,
     sample_weight: np.ndarray | None = None,
+    threads: ThreadsSetting = "auto",
 ) -> tuple[float, float | None]:
     """Mean loss (without L2) and accuracy of ``model`` on ``(x, labels)``, forward only,
     in batches; weighted means with ``sample_weight``.
 
     ``loss`` is the criterion, cross-entropy by default; for a regression loss the accuracy
-    is ``None``.
+    is ``None``. The products run on ``threads`` BLAS threads (``"auto"``: as training
+    chose, see :mod:`neural_network.core.threads`).
     """
     if model.device != "cpu":
         _check_device_run(loss, sample_weight)
         return evaluate_on_device(model, x, labels, batch_size=batch_size)
+    with inference_threads(threads) as chooser:
+        return _evaluate(model, x, labels, batch_size, chooser, loss, sample_weight)
+
+
+def _evaluate(
+    model, x, labels, batch_size: int, chooser: ThreadChooser, loss, sample_weight
+) -> tuple[float, float | None]:
     loss = SoftmaxCrossEntropy if loss is None else loss
     weights = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, float)
     total_loss = correct = 0.0
-    for start in range(0, len(x), batch_size):
+    for start in timed_batches(chooser, range(0, len(x), batch_size), batch_size, len(x)):
         x_batch = x[start : start + batch_size].astype(model.dtype, copy=False)
         batch_labels = labels[start : start + batch_size]
         batch_weights = weights[start : start + batch_size]
@@ -172,6 +182,7 @@ def fit(
     history: History | None = None,
     loss: Any = None,
     sample_weight: np.ndarray | None = None,
+    threads: ThreadsSetting = "auto",
 ) -> History:
     """Train ``model`` with mini-batch gradient descent on softmax cross-entropy (or ``loss``).
 
@@ -199,6 +210,10 @@ def fit(
             weighted mean of its samples' losses, and the History's train loss and accuracy
             are weighted means. Samples of weight 0 are left out of training; equal weights
             train exactly as no weights.
+        threads: BLAS threads for the matrix products: ``"auto"`` times steps with each
+            count and keeps the fastest, checking again as the step time drifts
+            (reproducible to rounding); an integer pins the count (bit-identical runs and
+            resumes). See :mod:`neural_network.core.threads`.
 
     Returns:
         The History of the run (``history`` itself when given).
@@ -212,6 +227,7 @@ def fit(
     """
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
+    chooser = ThreadChooser(threads)
     if optimizer.flat is not model.flat:
         raise ValueError("optimizer was not built on this model's parameters")
     move_optimizer_state(optimizer, array_module(model.device))  # it follows model.to(...)
@@ -246,15 +262,17 @@ def fit(
         callbacks=sorted(callbacks, key=lambda callback: callback.order),
         loss=loss,
         sample_weight=sample_weight,
+        threads=chooser,
     )
-    try:
-        for callback in run.callbacks:
-            callback.on_train_begin(run)
-        _train(run)
-    except BaseException:
-        _end_training(run, failing=True)
-        raise
-    _end_training(run, failing=False)
+    with chooser:
+        try:
+            for callback in run.callbacks:
+                callback.on_train_begin(run)
+            _train(run)
+        except BaseException:
+            _end_training(run, failing=True)
+            raise
+        _end_training(run, failing=False)
     return run.history
 
 
@@ -314,7 +332,7 @@ def _overriding(callbacks: Sequence[Callback], hook: str) -> list[Callback]:
 def _train(run: TrainingRun) -> None:
     if run.model.device != "cpu":
         return train_on_device(run)
-    model, optimizer, flat = run.model, run.optimizer, run.model.flat
+    model, optimizer, flat, chooser = run.model, run.optimizer, run.model.flat, run.threads
     x, labels, n_samples = run.x, run.labels, len(run.x)
     criterion, weights = run.loss, run.sample_weight
     batch_hooks = _overriding(run.callbacks, "on_batch_begin")
@@ -330,10 +348,13 @@ def _train(run: TrainingRun) -> None:
         np.copyto(last_finite, flat.values)
         for callback in run.callbacks:
             callback.on_epoch_begin(run)
+        chooser.begin_epoch()
         started = time.perf_counter()
         loss_sum = norm_sum = correct = 0.0
         steps = 0
         for step, batch in enumerate(minibatches(n_samples, run.batch_size, run.rng), start=1):
+            chooser.before_step()
+            step_started = time.perf_counter()
             x_batch = np.take(x, batch, axis=0, out=x_batch_buffer[: len(batch)])
             for callback in batch_hooks:
                 x_batch = callback.on_batch_begin(x_batch, run)
@@ -356,6 +377,8 @@ def _train(run: TrainingRun) -> None:
             loss_sum += loss * (len(batch) if w_batch is None else w_batch.sum())
             norm_sum += grad_norm
             steps += 1
+            full = len(batch) == run.batch_size
+            chooser.after_step(time.perf_counter() - step_started, comparable=full)
         # A finite gradient can still step a weight to infinity (SGD with a huge lr).
         if not np.isfinite(flat.values).all():
             _diverged(flat, last_finite, epoch, steps, loss, grad_norm)
@@ -377,6 +400,7 @@ def _record_epoch(
         history.train_accuracy.append(float(correct / total))
     history.lr.append(run.optimizer.lr)
     history.grad_norm.append(norm_sum / steps)
+    history.record_threads(*run.threads.epoch_summary())
     if run.validation_data is not None:
         x_val, labels_val, *weights_val = run.validation_data
         val_loss, val_accuracy = evaluate(

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.losses import SoftmaxCrossEntropy
 from ..core.model import Sequential
+from ..core.threads import ThreadChooser
 from ..optim.optimizers import Optimizer
 from .history import History
 
@@ -36,6 +37,7 @@ class TrainingRun:
         stop_training: Set when a callback asked to stop; no further epoch starts.
         loss: The criterion (``SoftmaxCrossEntropy`` unless ``fit`` was given another).
         sample_weight: The training samples' weights, or ``None``.
+        threads: The chooser of BLAS thread counts (``threads.threads`` is the current one).
     """
 
     model: Sequential
@@ -52,3 +54,4 @@ class TrainingRun:
     stop_training: bool = False
     loss: Any = field(default_factory=SoftmaxCrossEntropy)
     sample_weight: np.ndarray | None = None
+    threads: ThreadChooser = field(default_factory=ThreadChooser)

@@ -22,6 +22,7 @@ import numpy as np
 from ...checks import check_non_negative_int, check_positive_int, check_real
 from ...core.activations import ACTIVATIONS
 from ...core.devices import DEVICES
+from ...core.threads import check_threads
 from ..classic import DEFAULT_ARCHITECTURE, NeuralNetwork, check_dropout_keep
 from .datasets import DATASETS
 from .errors import CommandError, UsageError
@@ -77,6 +78,13 @@ def port_number(value: Any) -> int:
     if not 0 <= number <= 65535:
         raise ValueError(f"must be a port number in 0-65535; got {value!r}")
     return number
+
+
+def thread_count(value: Any) -> int | str:
+    try:
+        return check_threads(value)
+    except ValueError:
+        raise ValueError(f"expected 'auto' or a positive integer; got {value!r}") from None
 
 
 def text(value: Any) -> str:
@@ -137,6 +145,7 @@ FIT_SETTINGS = (
     "lr_decay_every",
     "min_delta",
     "log_every",
+    "threads",
 )
 _FIT_SIGNATURE = inspect.signature(NeuralNetwork.fit).parameters
 FIT_DEFAULTS = {name: _FIT_SIGNATURE[name].default for name in FIT_SETTINGS}
@@ -182,6 +191,9 @@ TRAIN_OPTIONS: tuple[Option, ...] = (
            metavar="DELTA"),
     Option("log_every", positive_int, "print a log line every N epochs", group=FIT,
            metavar="N"),
+    Option("threads", thread_count,
+           "BLAS threads: auto times steps with each count and keeps the fastest; a number "
+           "pins it (bit-identical runs and resumes)", group=FIT, metavar="N|auto"),
 )  # fmt: skip
 OPTIONS_BY_NAME = {option.name: option for option in TRAIN_OPTIONS}
 CONFIG_KEYS = {option.name: option for option in TRAIN_OPTIONS} | {"l2": OPTIONS_BY_NAME["lam"]}

@@ -220,6 +220,9 @@ def run_train(args: argparse.Namespace) -> int:
         "n_test": len(x_test),
         "wall_time_s": wall_time,
         "seconds_per_epoch": float(np.mean(history.epoch_time)) if len(history) else None,
+        "threads": settings["threads"],
+        "threads_per_epoch": history.threads,
+        "step_time_s": history.step_time,
     }
     if fraction and history.val_accuracy:
         metrics["validation_accuracy"] = history.val_accuracy[metrics["best_epoch"] - 1]
@@ -243,7 +246,8 @@ def run_preset(args: argparse.Namespace) -> int:
     """``neural-network train --preset NAME``: :func:`~neural_network.apps.presets.train_preset`
     into a run folder (``model.npz``, ``metrics.json``, ``history.json``)."""
     explicit = _explicit_settings(args)
-    others = sorted(OPTIONS_BY_NAME[name].flag for name in explicit if name != "seed")
+    shared = ("seed", "threads")
+    others = sorted(OPTIONS_BY_NAME[name].flag for name in explicit if name not in shared)
     others += [
         flag for flag, given in (("--config", args.config), ("--resume", args.resume)) if given
     ]
@@ -258,6 +262,7 @@ def run_preset(args: argparse.Namespace) -> int:
         seed=explicit.get("seed", 0),
         progress=not args.quiet,
         time_budget_s=args.time_budget,
+        threads=explicit.get("threads", "auto"),
     )
     if not args.quiet:
         print(
