@@ -732,3 +732,22 @@ def test_fit_warns_once_when_inputs_look_unscaled():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             fit(model, x, labels, optimizer=Adam(model.flat), epochs=1, rng=rng)
+
+
+def test_fit_makes_no_copy_of_the_training_set():
+    # Checks on the whole set (the unscaled-input warning, say) must not copy it: on MNIST a
+    # float32 copy is 188 MB more at the peak.
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    x = rng.random((20000, 784), dtype=np.float32)
+    labels = rng.integers(0, 10, 20000)
+    model = build_mlp(784, [], 10, rng=rng)
+    optimizer = Adam(model.flat, lr=1e-3)
+    tracemalloc.start()
+    try:
+        fit(model, x, labels, optimizer=optimizer, epochs=1, batch_size=500, rng=rng, threads=1)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < x.nbytes / 2
