@@ -74,7 +74,8 @@ class NeuralNetwork:
         architecture: Hidden layer sizes, e.g. ``[512, 256, 128]``; one integer is one
             hidden layer (``512`` is ``[512]``), ``[]`` none.
         seed: Seed of the one ``np.random.Generator`` behind initialisation, shuffling and
-            dropout; the same seed gives bit-identical runs.
+            dropout; the same seed gives bit-identical runs when ``fit``'s ``threads`` is
+            pinned.
         device: ``"cpu"`` or ``"cuda"`` (an NVIDIA GPU, through CuPy): where the weights,
             the training data and the optimiser live while training. Predictions and saved
             files are NumPy arrays either way.

@@ -67,8 +67,9 @@ class Checkpoint(Callback):
             and after the last epoch.
         resume_from: A checkpoint to continue from. Build the model, optimiser, generators
             and callbacks as the run that wrote it did and pass the same data and settings
-            (``epochs`` may grow); the weights then end bit-identical to an uninterrupted
-            run's. A run that had stopped early trains no further.
+            (``epochs`` may grow, ``fit``'s ``threads`` pinned); the weights then end
+            bit-identical to an uninterrupted run's. A run that had stopped early trains no
+            further.
     """
 
     order = 100

@@ -103,7 +103,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             map to 0; values outside the training range are not clipped.
         random_state: Seed (int), ``None``, a ``np.random.RandomState`` or a
             ``np.random.Generator``; it drives weight initialisation, dropout, shuffling and
-            the validation split. The same int gives bit-identical fits.
+            the validation split. The same int gives the same fit, bit-identical when the
+            BLAS thread count is fixed (e.g. inside threadpoolctl's ``threadpool_limits``;
+            otherwise training chooses it by timing and results match to rounding).
         warm_start: Let :meth:`fit` continue from the fitted network (with a fresh
             optimiser, as scikit-learn does) instead of starting a new one; the parameters
             that shape the network must not change in between.
