@@ -155,8 +155,11 @@ def test_bad_npy_arrays_are_refused(tmp_path, array, message):
 
 
 def test_pickled_npy_is_refused(tmp_path):
-    np.save(tmp_path / "pickle.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    with pytest.raises(ValueError, match=r"not a readable \.npy"):
+    objects = np.empty(784, dtype=object)
+    objects[:] = [{"a": 1}] * 784
+    np.save(tmp_path / "pickle.npy", objects, allow_pickle=True)
+    # Refused from the header (an object array), before anything could be unpickled.
+    with pytest.raises(ValueError, match=r"pickle\.npy: a \.npy digit must hold real numbers"):
         load_digit(tmp_path / "pickle.npy")
 
 
@@ -171,3 +174,13 @@ def test_unreadable_and_missing_files(tmp_path):
     Image.new("L", (30, 30), 255).save(tmp_path / "white.png")
     with pytest.raises(ValueError, match=r"white\.png: the image is blank"):
         load_digit(tmp_path / "white.png")
+
+
+def test_read_image_refuses_formats_outside_the_list_before_decoding(tmp_path):
+    # The library function checks the header too, not only the predict command.
+    from PIL import Image
+
+    path = tmp_path / "digit.ico"
+    Image.new("L", (16, 16), 255).save(path, format="ICO")
+    with pytest.raises(ValueError, match=r"digit\.ico"):
+        read_image(path)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .image_files import check_image_file
 from .ink import find_ink
 
 FIELD = 28  # side of an MNIST image
@@ -141,19 +142,23 @@ def _flatten_alpha(picture) -> np.ndarray:
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """Read one image file as a 2-D float array of grey values.
 
-    PNG, JPEG and the other formats Pillow reads give grey values 0-255, transparency laid
-    on white (dark ink) or black (bright ink). A ``.npy`` file is read without pickle and
-    must hold 28x28 or 784 values in 0-255: it is taken to be in MNIST's format already.
+    PNG, JPEG, BMP, GIF, TIFF and WebP pictures of at most 50 megapixels give grey values
+    0-255, transparency laid on white (dark ink) or black (bright ink); the format and size
+    are checked from the header before anything is decoded
+    (:func:`~neural_network.data.image_files.check_image_file`). A ``.npy`` file is read
+    without pickle and must hold 28x28 or 784 values in 0-255: it is taken to be in MNIST's
+    format already.
 
     Raises:
         FileNotFoundError: if the file does not exist.
-        ValueError: if it is not an image Pillow can read, or not a valid ``.npy`` array.
+        ValueError: if it is not one of those pictures, or not a valid ``.npy`` array.
     """
     path = Path(path)
     if not path.is_file():
         if not path.exists():
             raise FileNotFoundError(f"{os.fspath(path)}: no such file")
         raise ValueError(f"{os.fspath(path)}: not a file")
+    check_image_file(path)
     if path.suffix.lower() == ".npy":
         return _read_npy(path)
     from PIL import Image, ImageOps, UnidentifiedImageError
