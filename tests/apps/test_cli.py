@@ -575,4 +575,7 @@ def test_predict_without_scikit_image_says_what_to_install(run, digit_files, mon
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "skimage", None)
     assert main(["predict", str(run / "model.npz"), files["as-is"][0]]) == 1
-    assert 'pip install "neural-network[photos]"' in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "neural-network: error: reading pictures needs scikit-image: pip install "
+        '"neural-network[photos]"\n'
+    )

@@ -35,6 +35,7 @@ def describe(error: BaseException) -> str:
         message = f"{os.fspath(error.filename)}: {error.strerror}"
     else:
         message = str(error) or type(error).__name__
-        if not isinstance(error, (CommandError, ValueError, OSError)):
+        # A missing optional extra says what to install in its own words.
+        if not isinstance(error, (CommandError, ValueError, OSError, ModuleNotFoundError)):
             message = f"{type(error).__name__}: {message}"
     return " ".join(message.split())
