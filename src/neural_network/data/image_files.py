@@ -15,16 +15,14 @@ import os
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 from .files import open_regular_file
+from .npy_header import read_npy_header
 
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
 """Pillow's names of the formats read; all are decoded inside Pillow, none by another
 program."""
 MAX_PIXELS = 50_000_000  # a 50-megapixel photo; a digit needs far fewer
 NPY_SHAPES = ((28, 28), (784,))
-_MAX_NPY_HEADER = 10_000
 
 
 def check_image_file(path: str | os.PathLike) -> None:
@@ -67,13 +65,7 @@ def _check_npy_header(path: Path) -> None:
     name = os.fspath(path)
     try:
         with open_regular_file(path, ".npy file") as file:
-            version = np.lib.format.read_magic(file)
-            if version == (1, 0):
-                shape, _, dtype = np.lib.format.read_array_header_1_0(file, _MAX_NPY_HEADER)
-            elif version == (2, 0):
-                shape, _, dtype = np.lib.format.read_array_header_2_0(file, _MAX_NPY_HEADER)
-            else:
-                raise ValueError(f"unsupported .npy version {version}")
+            shape, dtype = read_npy_header(file)
             data_bytes = os.fstat(file.fileno()).st_size - file.tell()
     except (ValueError, OSError, EOFError) as error:
         raise ValueError(f"{name}: not a readable .npy array ({error})") from None

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core.devices import to_host
+from ..data.npy_header import NpyVersionError, read_npy_header
 from .atomic import write_atomically
 
 METADATA = "metadata"
@@ -38,7 +39,6 @@ _DIGEST_SIZE = 64  # hex digits of a SHA-256
 ZIP_MAGIC = b"PK\x03\x04"
 _END_RECORD = b"PK\x05\x06"  # a zip's end of central directory record ...
 _END_RECORD_SIZE = 22  # ... and its size without the comment
-_MAX_NPY_HEADER = 10_000
 # What parsing a hostile archive can raise besides ModelFileError: zipfile, struct and the
 # .npy reader raise all of these for one malformed input or another.
 _PARSE_ERRORS = (
@@ -178,13 +178,10 @@ def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
     if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
         raise ModelFileError(f"member {name!r} is compressed or encrypted")
     with archive.open(info) as member:
-        version = np.lib.format.read_magic(member)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(member, _MAX_NPY_HEADER)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(member, _MAX_NPY_HEADER)
-        else:
-            raise ModelFileError(f"member {name!r} has unsupported .npy version {version}")
+        try:
+            shape, dtype = read_npy_header(member)
+        except NpyVersionError as error:
+            raise ModelFileError(f"member {name!r} has {error}") from None
         header_size = member.tell()
     key = name[: -len(".npy")]
     if dtype.hasobject:
