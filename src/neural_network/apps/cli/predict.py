@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from ...data.image_files import check_image_file
 from ...data.images import FIELD, load_digit
 from ...io.atomic import write_atomically
 from .errors import CommandError
@@ -51,8 +50,6 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_predict(args: argparse.Namespace) -> int:
     """``neural-network predict``."""
     model = load_model_file(args.model)
-    for path in args.images:
-        check_image_file(path)  # format, size and .npy shape, before anything is decoded
     x = np.stack([load_digit(path) for path in args.images])
     if args.show_input is not None:
         write_inputs(args.show_input, args.images, x)
