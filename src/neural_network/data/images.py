@@ -12,12 +12,13 @@ first, with scikit-image); :func:`centre_in_field` is the MNIST step alone (NumP
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .image_files import check_image_file
-from .ink import find_ink
+from .ink import PLAIN_READING, PlainReadingWarning, find_ink, find_ink_plainly, has_scikit_image
 
 FIELD = 28  # side of an MNIST image
 BOX = 20  # side of the box the digit's bounding box is scaled to fit
@@ -70,11 +71,19 @@ def prepare_digit(image: np.ndarray) -> np.ndarray:
     Returns:
         ``(784,)`` uint8, the 28x28 field row by row, bright ink on black.
 
+    Without scikit-image (``pip install "neural-network[photos]"``) the ink is found by
+    :func:`~neural_network.data.ink.find_ink_plainly` (NumPy and Pillow: clean digits, scans
+    and drawings read as well, photos less well), and a
+    :class:`~neural_network.data.ink.PlainReadingWarning` says so.
+
     Raises:
         ValueError: for an array that is not an image (shape, dtype, NaN) or a blank one.
-        ModuleNotFoundError: without scikit-image (``pip install "neural-network[photos]"``).
     """
-    return centre_in_field(find_ink(_to_grey(image)))
+    grey = _to_grey(image)
+    if has_scikit_image():
+        return centre_in_field(find_ink(grey))
+    warnings.warn(PLAIN_READING, PlainReadingWarning, stacklevel=2)
+    return centre_in_field(find_ink_plainly(grey))
 
 
 def centre_in_field(ink: np.ndarray) -> np.ndarray:

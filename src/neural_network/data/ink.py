@@ -21,6 +21,9 @@ values in [0, 1] that are 0 wherever there is no ink, with the functions here:
 
 scikit-image is an optional extra (``pip install "neural-network[photos]"``), imported when
 first needed. A clean digit (MNIST's, a scan, a drawing) comes through with its own values.
+Without scikit-image, :func:`find_ink_plainly` (NumPy and Pillow) reads clean pictures: the
+paper's level taken from the picture's edge and subtracted, a fixed threshold, no clean-up of
+lighting, shadows or specks; :data:`PLAIN_READING` is the sentence that says so.
 """
 
 from __future__ import annotations
@@ -39,6 +42,25 @@ HALO_PIXELS = 2  # soft edge kept around the strokes, in pixels of the working s
 LEVEL_PERCENTILE = 99.0  # this percentile of the strokes' values is full ink: no hot pixel sets it
 
 PHOTOS_EXTRA = 'reading pictures needs scikit-image: pip install "neural-network[photos]"'
+PLAIN_READING = (
+    "scikit-image is not installed: pictures are read without the photo clean-up (uneven "
+    "lighting, shadows, specks); clean digits read well, for photos "
+    'pip install "neural-network[photos]"'
+)
+PLAIN_INK_FRACTION = 0.25  # without clean-up, ink is what stands this far above the paper
+
+
+class PlainReadingWarning(UserWarning):
+    """A picture was read by :func:`find_ink_plainly` because scikit-image is missing."""
+
+
+def has_scikit_image() -> bool:
+    """Whether the photo clean-up can run (scikit-image imports)."""
+    try:
+        _skimage()
+    except ModuleNotFoundError:
+        return False
+    return True
 
 
 def _skimage() -> Any:
@@ -222,6 +244,32 @@ def find_ink(grey: np.ndarray) -> np.ndarray:
         ink = remove_background(image, side)
         strokes = _strokes(ink)
     return ink_map(ink, strokes)
+
+
+def find_ink_plainly(grey: np.ndarray) -> np.ndarray:
+    """The ink map of a clean picture of one digit, with NumPy and Pillow alone.
+
+    The paper's level is the median of the picture's edge (:func:`bright_ink`'s convention,
+    with percentiles in place of a smoothed range); what stands more than
+    ``PLAIN_INK_FRACTION`` of the ink's level above it is ink, kept with its own values. A
+    scan, a drawing or an MNIST digit reads as with :func:`find_ink`; a photo's shadows and
+    specks are not removed.
+
+    Raises:
+        ValueError: if no ink stands out from the paper (a blank picture).
+    """
+    image = reduce_to_work_size(grey)
+    low, high = (float(v) for v in np.percentile(image, [1.0, 99.0]))
+    paper = float(np.median(_edge(image)))
+    if paper > (low + high) / 2:
+        image = float(image.max()) + float(image.min()) - image
+        paper = float(image.max()) + float(image.min()) - paper
+    ink = np.clip(image - paper, 0.0, None)
+    level = float(np.percentile(ink, LEVEL_PERCENTILE))
+    if not level > 1e-6 * max(1.0, float(np.abs(image).max())):
+        raise ValueError("the image is blank: no digit found")
+    ink[ink < PLAIN_INK_FRACTION * level] = 0.0
+    return np.clip(ink / level, 0.0, 1.0)
 
 
 def _strokes(ink: np.ndarray) -> np.ndarray:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ...data.images import FIELD, load_digit
+from ...data.ink import PLAIN_READING, PlainReadingWarning
 from ...io.atomic import write_atomically
 from .errors import CommandError
 from .models import class_probabilities, load_model_file
@@ -24,9 +27,9 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="classify image files",
         description="Classify pictures of digits (phone photos, scans, drawings: PNG, JPEG, "
-        "... of any size; dark on light or light on dark; cleaned up with scikit-image, pip "
-        'install "neural-network[photos]") or .npy arrays of 28x28 values in 0-255 (used as '
-        "they are).",
+        "... of any size; dark on light or light on dark; photos are cleaned up with "
+        'scikit-image, pip install "neural-network[photos]") or .npy arrays of 28x28 values '
+        "in 0-255 (used as they are).",
     )
     command.add_argument("model", metavar="MODEL", help="a model file (model.npz)")
     command.add_argument("images", metavar="IMAGE", nargs="+", help="image or .npy files")
@@ -50,7 +53,14 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
 def run_predict(args: argparse.Namespace) -> int:
     """``neural-network predict``."""
     model = load_model_file(args.model)
-    x = np.stack([load_digit(path) for path in args.images])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PlainReadingWarning)
+        x = np.stack([load_digit(path) for path in args.images])
+    for warning in caught:
+        if issubclass(warning.category, PlainReadingWarning):
+            print(f"neural-network: note: {PLAIN_READING}", file=sys.stderr)
+            break
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if args.show_input is not None:
         write_inputs(args.show_input, args.images, x)
     probs, classes = class_probabilities(model, x)
