@@ -111,3 +111,35 @@ def test_a_model_saves_under_a_long_name(tmp_path, model, length):
     x = np.random.default_rng(0).random((3, 784))
     np.testing.assert_array_equal(load_model(path).predict_proba(x), model.predict_proba(x))
     model.save(path)  # and again, over the first
+
+
+@posix_only
+@pytest.mark.parametrize("kind", ["fifo", "link to /dev/null"])
+def test_saving_never_replaces_what_is_not_a_regular_file(tmp_path, model, kind):
+    path = tmp_path / "model.npz"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(os.devnull)
+    with pytest.raises(FileExistsError, match="not a regular file: refusing to replace it"):
+        model.save(path)
+    assert not path.resolve().is_file()  # still the FIFO, still the device
+    assert os.listdir(tmp_path) == ["model.npz"]  # and no temporary file left behind
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() != 0, reason="mknod needs root")
+def test_saving_over_a_device_is_refused(tmp_path, model):
+    """As root, os.replace would put a regular file where the device was (``/dev/null``
+    itself; a copy of it here, so that a regression breaks nothing outside this test)."""
+    import stat
+
+    device = tmp_path / "null"
+    os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    with pytest.raises(FileExistsError, match="a device"):
+        model.save(device)
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+
+
+def test_saving_over_a_folder_says_so(tmp_path, model):
+    with pytest.raises(IsADirectoryError, match="a folder"):
+        model.save(tmp_path)

@@ -10,9 +10,11 @@ path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
+import stat
 import time
 from pathlib import Path
 
@@ -28,8 +30,14 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
     The bytes go to ``.{name}.tmp-<pid>-<random>`` in the same folder, are flushed and
     fsynced, then ``os.replace`` renames the file over ``path`` and the folder is fsynced.
     Temporary files of writers that died are removed first.
+
+    Raises:
+        IsADirectoryError: if ``path`` is a folder.
+        FileExistsError: if ``path`` is something else that is not a regular file (a device
+            such as ``/dev/null``, a FIFO, a socket): it is never replaced.
     """
     path = Path(path)
+    check_replaceable(path)
     remove_stale_temp_files(path)
     temp = path.with_name(f"{_temp_prefix(path)}{os.getpid()}-{secrets.token_hex(4)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -44,6 +52,32 @@ def write_atomically(path: str | os.PathLike, data: bytes) -> None:
             os.unlink(temp)
         raise
     _fsync_folder(path.parent)
+
+
+def check_replaceable(path: str | os.PathLike) -> None:
+    """Raise unless ``path`` is a regular file (a link to one counts) or does not exist."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # nothing there (or unreadable): creating the file says what is wrong
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(
+            errno.EISDIR, "a folder, not a regular file: refusing to replace it", os.fspath(path)
+        )
+    kind = (
+        "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "a FIFO"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a special file"
+    )
+    raise FileExistsError(
+        errno.EEXIST, f"{kind}, not a regular file: refusing to replace it", os.fspath(path)
+    )
 
 
 def _temp_prefix(path: Path) -> str:
