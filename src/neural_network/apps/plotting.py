@@ -39,9 +39,17 @@ def new_figure(*, show: bool = False, figsize: tuple[float, float] = (7.0, 4.5))
 
 
 def finish_figure(fig: Figure, *, path: str | os.PathLike | None, show: bool) -> Figure:
-    """Save ``fig`` to ``path`` (format from the suffix) and/or show it; return it."""
+    """Save ``fig`` to ``path`` (format from the suffix, written atomically) and/or show it;
+    return it."""
     if path is not None:
-        fig.savefig(path, dpi=120)
+        import io
+
+        from ..io.atomic import write_atomically
+
+        buffer = io.BytesIO()
+        suffix = os.path.splitext(os.fspath(path))[1].lstrip(".").lower()
+        fig.savefig(buffer, dpi=120, format=suffix or None)
+        write_atomically(path, buffer.getvalue())
     if show:
         import matplotlib.pyplot as plt
 

@@ -14,7 +14,10 @@ The run folder::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,8 @@ from ..run_folder import (
     FIGURE_FILES,
     METRICS_FILE,
     MODEL_FILE,
+    RunFolderBusy,
+    lock_run_folder,
     remove_run_files,
     run_files_in,
     write_history,
@@ -145,8 +150,22 @@ def run_train(args: argparse.Namespace) -> int:
         settings["seed"] = int(np.random.SeedSequence().generate_state(1)[0])
     if run_dir is None:
         run_dir = _default_out()
-    elif not in_place:
-        _check_free(run_dir, args.overwrite)
+    # The folder is locked for the whole run, before it is checked, so that a second train
+    # on the same --out fails at once instead of mixing its files with this one's.
+    with _locked(run_dir):
+        if not in_place:
+            _check_free(run_dir, args.overwrite)
+        return _train(args, settings, run_dir, in_place, checkpoint)
+
+
+def _train(
+    args: argparse.Namespace,
+    settings: dict[str, Any],
+    run_dir: Path,
+    in_place: bool,
+    checkpoint: Path | None,
+) -> int:
+    """Train into the locked ``run_dir`` and write the run's files."""
     dataset = DATASETS[settings["dataset"]]
     (x_train, y_train), (x_test, y_test) = load_dataset(
         settings["dataset"], settings["data_dir"], settings["limit_test"]
@@ -164,8 +183,7 @@ def run_train(args: argparse.Namespace) -> int:
         remove_run_files(run_dir)  # with --overwrite: nothing of the old run stays beside
     config_path = run_dir / CONFIG_FILE
     previous_config = config_path.read_bytes() if in_place else None
-    header = f"{PROG} train: the resolved settings of this run; --config reads this file."
-    write_text(config_path, format_toml(settings, header))
+    write_text(config_path, format_toml(settings, CONFIG_HEADER))
 
     network = NeuralNetwork(
         X=x_fit.T,
@@ -254,16 +272,17 @@ def run_preset(args: argparse.Namespace) -> int:
     if others:
         raise UsageError(f"--preset {args.preset} sets its own settings; drop {', '.join(others)}")
     run_dir = Path(args.out) if args.out else _default_out()
-    _check_free(run_dir, args.overwrite)
-    remove_run_files(run_dir)
-    _, metrics = train_preset(
-        args.preset,
-        out=run_dir,
-        seed=explicit.get("seed", 0),
-        progress=not args.quiet,
-        time_budget_s=args.time_budget,
-        threads=explicit.get("threads", "auto"),
-    )
+    with _locked(run_dir):
+        _check_free(run_dir, args.overwrite)
+        remove_run_files(run_dir)
+        _, metrics = train_preset(
+            args.preset,
+            out=run_dir,
+            seed=explicit.get("seed", 0),
+            progress=not args.quiet,
+            time_budget_s=args.time_budget,
+            threads=explicit.get("threads", "auto"),
+        )
     if not args.quiet:
         print(
             f"Test accuracy {100 * metrics['test_accuracy']:.2f}% (loss "
@@ -285,8 +304,42 @@ def _explicit_settings(args: argparse.Namespace) -> dict[str, Any]:
 RESUME_MAY_CHANGE = ("epochs", "log_every", "data_dir")
 
 
+@contextmanager
+def _locked(run_dir: Path) -> Iterator[None]:
+    try:
+        with lock_run_folder(run_dir):
+            yield
+    except RunFolderBusy as error:
+        raise CommandError(str(error)) from None
+
+
+CONFIG_HEADER = f"{PROG} train: the resolved settings of this run; --config reads this file."
+
+
+def _never_checkpointed(run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds only the config.toml of a train stopped (killed, Ctrl+C)
+    before its first checkpoint: nothing of that run can be resumed or lost."""
+    if run_files_in(run_dir) != [CONFIG_FILE]:
+        return False
+    try:
+        with open(run_dir / CONFIG_FILE, "rb") as file:
+            first_line = file.readline(200)
+    except OSError:
+        return False
+    return first_line.rstrip(b"\n") == f"# {CONFIG_HEADER}".encode()
+
+
 def _check_free(run_dir: Path, overwrite: bool) -> None:
-    """Refuse a folder that holds any file a run writes, unless told to overwrite."""
+    """Refuse a folder that holds any file a run writes, unless told to overwrite; a
+    folder that holds only the config.toml of a run that never checkpointed is started
+    afresh."""
+    if not overwrite and _never_checkpointed(run_dir):
+        print(
+            f"{PROG}: note: {run_dir} holds only the {CONFIG_FILE} of a run stopped before "
+            "its first epoch ended; starting afresh",
+            file=sys.stderr,
+        )
+        return
     found = run_files_in(run_dir)
     if found and not overwrite:
         raise UsageError(
@@ -337,6 +390,12 @@ def _resume_paths(resume: str) -> tuple[Path, Path]:
     path = Path(resume)
     if path.is_dir():
         checkpoint = path / CHECKPOINT_FILE
+        if not checkpoint.is_file() and _never_checkpointed(path):
+            raise CommandError(
+                f"{resume}: the run stopped before its first epoch ended, so there is no "
+                f"{CHECKPOINT_FILE} to resume from; start it again with the same command "
+                f"without --resume (or with --config {path / CONFIG_FILE} --out {resume})"
+            )
         if not checkpoint.is_file():
             raise CommandError(f"{resume}: no {CHECKPOINT_FILE} in this folder to resume from")
         return path, checkpoint
