@@ -413,6 +413,28 @@ def test_predict_show_input_writes_what_the_network_was_given(run, digit_files, 
             np.testing.assert_array_equal(np.asarray(picture).ravel(), load_digit(source))
 
 
+def test_predict_show_input_writes_one_file_per_input(run, digit_files, tmp_path, capsys):
+    """``a.png a.jpg a-1.png`` once wrote two files: the numbered name of one ``a`` was the
+    other file's own name."""
+    files, _ = digit_files
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    sources = [folder / "a.png", folder / "a.jpg", folder / "a-1.png", folder / "A.PNG"]
+    for index, path in enumerate(sources):
+        with Image.open(files["as-is"][index]) as picture:
+            picture.save(path, format="JPEG" if path.suffix == ".jpg" else "PNG")
+    out = tmp_path / "inputs"
+    argv = ["predict", str(run / "model.npz"), *map(str, sources), "--show-input", str(out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    written = sorted(out.iterdir())
+    assert len(written) == len(sources)
+    shown = [np.asarray(Image.open(path)).ravel() for path in written]
+    expected = [load_digit(path) for path in sources]
+    for digit in expected:  # each input, exactly once
+        assert sum(np.array_equal(digit, picture) for picture in shown) == 1
+
+
 def test_predict_show_input_never_overwrites(run, digit_files, tmp_path, capsys):
     files, _ = digit_files
     out = tmp_path / "inputs"

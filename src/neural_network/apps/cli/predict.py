@@ -87,12 +87,28 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def input_names(images: list[str]) -> list[str]:
-    """One PNG name per image file: its name's stem, numbered when two stems are the same."""
+    """One PNG name per image file, all different: its name's stem, numbered when two stems
+    are the same, skipping numbers another file's own name takes (``a.png a.jpg a-1.png``
+    gives ``a-2.png a-3.png a-1.png``). Names are compared ignoring case, as macOS and
+    Windows file systems do."""
     stems = [Path(path).stem or "image" for path in images]
-    names, seen = [], {}
+    counts: dict[str, int] = {}
     for stem in stems:
-        seen[stem] = seen.get(stem, 0) + 1
-        names.append(f"{stem}.png" if stems.count(stem) == 1 else f"{stem}-{seen[stem]}.png")
+        counts[stem.casefold()] = counts.get(stem.casefold(), 0) + 1
+    taken = {f"{stem}.png".casefold() for stem in stems if counts[stem.casefold()] == 1}
+    names, number = [], dict.fromkeys(counts, 0)
+    for stem in stems:
+        key = stem.casefold()
+        if counts[key] == 1:
+            names.append(f"{stem}.png")
+            continue
+        while True:
+            number[key] += 1
+            name = f"{stem}-{number[key]}.png"
+            if name.casefold() not in taken:
+                break
+        taken.add(name.casefold())
+        names.append(name)
     return names
 
 
