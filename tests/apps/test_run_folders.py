@@ -267,3 +267,36 @@ def test_a_hand_written_config_toml_is_not_taken_for_a_stopped_run(tmp_path, cap
     (out / "config.toml").write_text("epochs = 2\n")
     assert main(["train", *SMALL, "--out", str(out), *QUIET]) == 2
     assert (out / "config.toml").read_text() == "epochs = 2\n"
+
+
+@posix_only
+def test_a_config_that_is_a_fifo_is_refused_not_waited_on(tmp_path, capsys):
+    import threading
+
+    fifo = tmp_path / "config.toml"
+    os.mkfifo(fifo)
+    codes = []
+    thread = threading.Thread(
+        target=lambda: codes.append(main(["train", "--config", str(fifo), *QUIET])), daemon=True
+    )
+    thread.start()
+    thread.join(30)
+    if thread.is_alive():  # the reader waits for a writer: give it an end, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(30)
+    assert codes == [1]
+    assert "is a FIFO (named pipe), not a config file" in capsys.readouterr().err
+
+
+@posix_only
+def test_a_config_that_never_ends_is_refused_unread(capsys):
+    assert main(["train", "--config", "/dev/zero", *QUIET]) == 1
+    assert "/dev/zero is a character device, not a config file" in capsys.readouterr().err
+
+
+def test_a_huge_config_is_refused_unread(tmp_path, capsys):
+    huge = tmp_path / "config.toml"
+    with open(huge, "wb") as file:
+        file.truncate(1 << 30)  # sparse: 1 GiB that takes no disk
+    assert main(["train", "--config", str(huge), *QUIET]) == 1
+    assert "more than the 1048576 a config file may have" in capsys.readouterr().err

@@ -23,6 +23,7 @@ from ...checks import check_non_negative_int, check_positive_int, check_real
 from ...core.activations import ACTIVATIONS
 from ...core.devices import DEVICES
 from ...core.threads import check_threads
+from ...data.files import open_regular_file
 from ..classic import DEFAULT_ARCHITECTURE, NeuralNetwork, check_dropout_keep
 from .datasets import DATASETS
 from .errors import CommandError, UsageError
@@ -240,6 +241,9 @@ def add_data_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config of every setting is under 2 KB
+
+
 def read_config(path: str | os.PathLike, source: str | None = None) -> dict[str, Any]:
     """Settings from a TOML file whose keys are ``train``'s flag names (dashes or
     underscores), checked as the flags are.
@@ -254,7 +258,8 @@ def read_config(path: str | os.PathLike, source: str | None = None) -> dict[str,
         import tomli as tomllib
     source = source or os.fspath(path)
     try:
-        with open(path, "rb") as file:
+        # A FIFO would block and /dev/zero never end: only a regular file of sane size is read.
+        with open_regular_file(path, "config file", max_bytes=MAX_CONFIG_BYTES) as file:
             table = tomllib.load(file)
     except tomllib.TOMLDecodeError as error:
         raise CommandError(f"{source}: not valid TOML ({error})") from None
@@ -263,6 +268,8 @@ def read_config(path: str | os.PathLike, source: str | None = None) -> dict[str,
             f"{source}: not UTF-8 text, as TOML must be (byte {error.start} is "
             f"0x{error.object[error.start]:02x})"
         ) from None
+    except ValueError as error:  # not a regular file, or too large
+        raise CommandError(str(error)) from None
     settings: dict[str, Any] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
