@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from .image_files import check_image_file
-from .ink import PLAIN_READING, PlainReadingWarning, find_ink, find_ink_plainly, has_scikit_image
+from .ink import (
+    PLAIN_READING,
+    WORK_SIZE,
+    PlainReadingWarning,
+    find_ink,
+    find_ink_plainly,
+    has_scikit_image,
+)
 
 FIELD = 28  # side of an MNIST image
 BOX = 20  # side of the box the digit's bounding box is scaled to fit
@@ -153,7 +160,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
     PNG, JPEG, BMP, GIF, TIFF and WebP pictures of at most 50 megapixels give grey values
     0-255, transparency laid on white (dark ink) or black (bright ink); the format and size
-    are checked from the header before anything is decoded
+    are checked from the header before anything is decoded, and a picture whose longer side
+    is at least twice ``WORK_SIZE`` (512) is shrunk by a whole factor (area averaging) while
+    decoding, so that its longer side is 512-1023 pixels
     (:func:`~neural_network.data.image_files.check_image_file`). A ``.npy`` file is read
     without pickle and must hold 28x28 or 784 values in 0-255: it is taken to be in MNIST's
     format already.
@@ -174,7 +183,7 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
     try:
         with Image.open(path) as picture:
-            picture.load()
+            picture = _decoded_small(picture)
             # A phone's photo may be stored sideways with an EXIF note to turn it.
             return _flatten_alpha(ImageOps.exif_transpose(picture))
     except (
@@ -185,6 +194,35 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         ValueError,
     ) as error:
         raise ValueError(f"{os.fspath(path)}: not a readable image ({error})") from None
+
+
+def _decoded_small(picture):
+    """``picture`` decoded and shrunk, in Pillow's own 8-bit form, until its longer side is
+    under twice ``WORK_SIZE``: every float copy made afterwards is then small (a 50-megapixel
+    picture once peaked at 2 GB in float64 copies made before shrinking).
+
+    A JPEG is decoded at 1/2, 1/4 or 1/8 of its size straight away (``draft``: the DCT
+    scaled, so the full-size picture is never held); any other picture is shrunk by a whole
+    factor with ``reduce`` (each output pixel the mean of a block, as the area averaging of
+    :func:`~neural_network.data.ink.reduce_to_work_size`). The ink finder shrinks it the
+    rest of the way.
+    """
+    width, height = picture.size
+    factor = max(width, height) // WORK_SIZE
+    if factor >= 2 and picture.format == "JPEG":
+        picture.draft(None, (-(-width // factor), -(-height // factor)))
+    picture.load()
+    factor = max(picture.size) // WORK_SIZE
+    if factor < 2:
+        return picture
+    transparent = picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
+    if picture.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        # Palette, 1-bit, 16-bit and CMYK pictures: to a mode reduce() averages.
+        mode = "RGBA" if transparent else "I" if picture.mode.startswith("I;16") else "L"
+        picture = picture.convert(mode)
+    elif "transparency" in picture.info:  # a colour key: make it an alpha channel first
+        picture = picture.convert("RGBA")
+    return picture.reduce(factor)
 
 
 def _read_npy(path: Path) -> np.ndarray:
