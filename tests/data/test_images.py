@@ -1,6 +1,8 @@
 """Digits from pictures: MNIST's own preprocessing (20x20 box, centre of mass at the centre),
 inversion of dark-on-light pictures, and reading PNG, JPEG and .npy files."""
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -217,3 +219,33 @@ def test_a_large_picture_is_shrunk_before_any_float_copy(tmp_path, kind):
     # and the digit is still read: a stroke from top to bottom, centred
     field = digit.reshape(28, 28)
     assert field[4:24].max(axis=1).min() > 0 and field[:, :4].max() == 0
+
+
+def corrupt_jpeg(path, side=7000):
+    """A 300-byte JPEG that declares ``side`` x ``side`` pixels and holds one 8x8 block."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((8, 8), 200, np.uint8)).save(buffer, format="JPEG")
+    data = bytearray(buffer.getvalue())
+    marker = data.index(b"\xff\xc0")  # start of frame: height and width follow the precision
+    data[marker + 5 : marker + 9] = side.to_bytes(2, "big") * 2
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("picture", ["speck on a page", "speck in a field", "corrupt JPEG"])
+def test_a_speck_is_no_digit_not_a_confident_guess(tmp_path, picture):
+    """A blank page with one dark pixel was read as a filled 20x20 square (an "8" at 100%);
+    a corrupt JPEG's one decoded block as a "4"."""
+    if picture == "corrupt JPEG":
+        path = corrupt_jpeg(tmp_path / "corrupt.jpg")
+    else:
+        page = np.full((1000, 1000), 255, np.uint8) if picture == "speck on a page" else None
+        if page is None:
+            page = np.full((28, 28), 255, np.uint8)
+            page[10, 10] = 0
+        else:
+            page[500, 400] = 0
+        path = tmp_path / "speck.png"
+        Image.fromarray(page).save(path)
+    with pytest.raises(ValueError, match="no digit found"):
+        load_digit(path)

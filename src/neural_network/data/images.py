@@ -31,6 +31,10 @@ FIELD = 28  # side of an MNIST image
 BOX = 20  # side of the box the digit's bounding box is scaled to fit
 CENTRE = 14.0  # MNIST's mean centre of mass, in pixel indices, on both axes
 INK_THRESHOLD = 0.1  # fraction of the full ink level below which a pixel counts as background
+# A digit spans at least this fraction of the picture's longer side, and 2 pixels: less is a
+# speck (a dot on a blank page, the one decoded block of a corrupt JPEG), not a digit.
+MIN_DIGIT_FRACTION = 1 / 50
+MIN_DIGIT_PIXELS = 2
 
 
 def _to_grey(image: np.ndarray) -> np.ndarray:
@@ -100,7 +104,8 @@ def centre_in_field(ink: np.ndarray) -> np.ndarray:
     bounding box, scaled (Lanczos, anti-aliased) so that its longer side is 20 pixels keeping
     the aspect ratio, and placed in a 28x28 field by whole pixels so that its centre of mass
     is at (14, 14), MNIST's mean, or as near as the field allows. NumPy and Pillow only: a
-    clean drawing (the web page's) needs nothing else.
+    clean drawing (the web page's) needs nothing else. Ink that spans less than
+    ``MIN_DIGIT_FRACTION`` of the picture's longer side (or 2 pixels) is a speck, not a digit.
 
     Args:
         ink: ``(height, width)`` values >= 0, ink bright on a black (0) field.
@@ -109,7 +114,7 @@ def centre_in_field(ink: np.ndarray) -> np.ndarray:
         ``(784,)`` uint8, bright ink on black, the brightest pixel 255.
 
     Raises:
-        ValueError: if there is no ink (no value above 0).
+        ValueError: if there is no ink (no value above 0), or only a speck of it.
     """
     ink = np.asarray(ink, dtype=np.float64)
     peak = float(ink.max()) if ink.size else 0.0
@@ -119,6 +124,12 @@ def centre_in_field(ink: np.ndarray) -> np.ndarray:
     ink[ink < INK_THRESHOLD] = 0.0
     rows = np.flatnonzero(ink.any(axis=1))
     cols = np.flatnonzero(ink.any(axis=0))
+    extent = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    if extent < max(MIN_DIGIT_PIXELS, MIN_DIGIT_FRACTION * max(ink.shape)):
+        raise ValueError(
+            f"no digit found: the only ink is a speck {extent} pixel(s) across in a "
+            f"{ink.shape[0]}x{ink.shape[1]} picture"
+        )
     ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     scale = BOX / max(ink.shape)
     height = max(1, min(BOX, round(ink.shape[0] * scale)))
