@@ -43,10 +43,9 @@ def test_the_readme_speaks_to_users(word):
 def test_the_classic_result_is_quoted_as_a_spread_over_runs():
     """Threads chosen by timing make one seed end differently from run to run: the figure a
     user compares with is the spread over at least 5 runs, with the command that measures it."""
-    (result,) = [
-        line for line in README.split("\n- ") if line.startswith("**The classic usage, as written**")
-    ]
-    assert re.search(r"\d\d\.\d\d–\d\d\.\d\d%\*\* test accuracy", result), result
+    title = "**The classic usage, as written**"
+    (result,) = [line for line in README.split("\n- ") if line.startswith(title)]
+    assert re.search(r"\d\d\.\d\d\u2013\d\d\.\d\d%\*\* test accuracy", result), result
     runs = int(re.search(r"over (\d+) runs", result).group(1))
     assert runs >= 5
     assert "benchmarks/classic_accuracy.py --seeds 42 --repeats 5" in result
