@@ -148,6 +148,8 @@ def test_npy_digits_are_used_as_they_are(tmp_path, digits):
         (np.full(784, -1.0), "0-255"),
         (np.full(784, np.nan), "0-255"),
         (np.array(["x"] * 784), "numbers"),
+        # True was read as 1 of 255: a 10% guess at a faint smudge, exit 0
+        (np.ones((28, 28), dtype=bool), "got dtype bool .a mask: multiply it by 255 first"),
     ],
 )
 def test_bad_npy_arrays_are_refused(tmp_path, array, message):

@@ -71,7 +71,12 @@ def _check_npy_header(path: Path) -> None:
         raise ValueError(f"{name}: not a readable .npy array ({error})") from None
     if tuple(shape) not in NPY_SHAPES:
         raise ValueError(f"{name}: a .npy digit must hold 28x28 or 784 values; got shape {shape}")
-    if dtype.hasobject or dtype.kind not in "biuf":
+    if dtype.kind == "b":  # True would be read as 1 of 255: a faint smudge, not a digit
+        raise ValueError(
+            f"{name}: a .npy digit holds grey values 0-255; got dtype bool (a mask: multiply "
+            "it by 255 first)"
+        )
+    if dtype.hasobject or dtype.kind not in "iuf":
         raise ValueError(f"{name}: a .npy digit must hold real numbers; got dtype {dtype}")
     if data_bytes != math.prod(shape) * dtype.itemsize:
         raise ValueError(
