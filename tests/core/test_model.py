@@ -1,6 +1,7 @@
 """Sequential and build_mlp: whole-model gradient checks, prediction, configs, overfitting."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -317,3 +318,44 @@ def test_predict_says_what_shape_it_needs(shape, advice):
         with pytest.raises(ValueError, match=advice):
             method(np.zeros(shape))
     assert model.predict(np.zeros((1, 784))).shape == (1,)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_logits"])
+def test_a_model_with_huge_finite_weights_raises_the_clis_error(rng, method):
+    """Weights of 3e38 are finite and load, but every product overflows: the API gave all-NaN
+    probabilities and class 0; it raises the sentence the CLI and the server print."""
+    from neural_network.core.model import NON_FINITE_OUTPUTS
+
+    model = build_mlp(6, [8], 3, rng=rng)
+    model.flat.values[:] = 3e38
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no RuntimeWarning from NumPy on the way
+        with pytest.raises(ValueError) as raised:
+            getattr(model, method)(np.ones((2, 6), dtype=np.float32))
+    assert str(raised.value) == NON_FINITE_OUTPUTS
+
+
+@pytest.mark.parametrize("value", [1e40, -1e40, np.inf, np.nan])
+def test_inputs_beyond_float32_are_refused_not_nan(rng, value):
+    model = build_mlp(6, [8], 3, rng=rng)
+    x = np.ones((3, 6))
+    x[1, 2] = value
+    expected = "beyond the model's float32" if np.isfinite(value) else "NaN or infinite"
+    with pytest.raises(ValueError, match=expected):
+        model.predict_proba(x)
+
+
+def test_the_classic_api_raises_the_same_error_for_huge_weights():
+    from neural_network import NeuralNetwork
+    from neural_network.core.model import NON_FINITE_OUTPUTS
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 255, size=(6, 20))
+    y = np.eye(3)[rng.integers(0, 3, 20)].T
+    network = NeuralNetwork(X=X, y=y, num_labels=3, architecture=[4], seed=0)
+    network.model.flat.values[:] = 3e38
+    with pytest.raises(ValueError, match="not finite numbers"):
+        network.predict(X)
+    with pytest.raises(ValueError) as raised:
+        network.predict_proba(X)
+    assert str(raised.value) == NON_FINITE_OUTPUTS

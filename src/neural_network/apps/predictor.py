@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.model import Sequential
+from ..core.model import Sequential, check_finite_outputs
 from .classic import NeuralNetwork
 
 DIGITS = tuple(str(k) for k in range(10))
@@ -62,11 +62,7 @@ def check_finite_probabilities(probs: np.ndarray) -> None:
     Raises:
         ValueError: naming the cause, a model whose weights overflow the arithmetic.
     """
-    if not np.isfinite(probs).all():
-        raise ValueError(
-            "the model's outputs are not finite numbers (its weights are so large that the "
-            "arithmetic overflows); it gives no usable answer"
-        )
+    check_finite_outputs(probs)  # the same sentence as the Python API's
 
 
 def pixel_classifier(model: Any) -> PixelClassifier:

@@ -33,6 +33,19 @@ def set_model_writer(writer: ModelWriter) -> None:
     _model_writer = writer
 
 
+NON_FINITE_OUTPUTS = (
+    "the model's outputs are not finite numbers (its weights, or its inputs, are so large that "
+    "the arithmetic overflows); it gives no usable answer"
+)
+
+
+def check_finite_outputs(outputs: np.ndarray) -> None:
+    """Raise ``ValueError(NON_FINITE_OUTPUTS)`` unless every output is finite: a model with
+    huge (finite) weights gives NaN or infinite outputs, never a usable answer."""
+    if not np.isfinite(outputs).all():
+        raise ValueError(NON_FINITE_OUTPUTS)
+
+
 class Sequential:
     """Layers applied in order; the last one outputs logits.
 
@@ -130,36 +143,52 @@ class Sequential:
         """Class probabilities (n_samples, n_classes), computed in batches, without caches, on
         the BLAS threads training chose (see :mod:`neural_network.core.threads`).
 
-        ``x`` is a NumPy array and so is the result, whatever the model's device.
+        ``x`` is a NumPy array and so is the result, whatever the model's device. The result
+        is finite or an error is raised: the arithmetic is the model's dtype (float32 by
+        default), so inputs beyond its range, or weights so large that the products
+        overflow, give no answer rather than NaN.
 
         Raises:
-            ValueError: for ``x`` that is not ``(n_samples, n_features)``; the message says
-                how to reshape one sample or a stack of images.
+            ValueError: for ``x`` that is not ``(n_samples, n_features)`` (the message says
+                how to reshape one sample or a stack of images), that holds NaN or infinite
+                values or values beyond the model's dtype, or if the outputs are not finite
+                (:data:`NON_FINITE_OUTPUTS`).
         """
         return self._in_batches(x, batch_size, softmax)
 
     def predict_logits(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Logits (n_samples, n_classes) as a NumPy array, computed in batches on the model's
-        device, without caches."""
+        device, without caches; finite, or ``ValueError`` as for :meth:`predict_proba`."""
         return self._in_batches(x, batch_size, None)
 
     def _in_batches(self, x, batch_size: int, then) -> np.ndarray:
         """The forward pass (then ``then``) over ``x`` in batches on the model's device,
         with a NumPy result."""
         x = self._check_batch(np.asarray(x))
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
+        if not np.isfinite(x).all():
+            raise ValueError("x holds NaN or infinite values")
         xp = devices.array_module(self.device)
         out = np.empty((len(x), self.n_classes), dtype=self.dtype)
-        with inference_threads() as chooser:
+        with inference_threads() as chooser, np.errstate(over="ignore", invalid="ignore"):
             for start in timed_batches(chooser, range(0, len(x), batch_size), batch_size, len(x)):
-                batch = xp.asarray(x[start : start + batch_size].astype(self.dtype, copy=False))
-                outputs = self.forward(batch, training=False)
+                host_batch = x[start : start + batch_size].astype(self.dtype, copy=False)
+                if not np.isfinite(host_batch).all():
+                    biggest = float(np.abs(x[start : start + batch_size]).max())
+                    raise ValueError(
+                        f"x holds values beyond the model's {self.dtype} (largest magnitude "
+                        f"{biggest:.3g}; {self.dtype} holds up to {np.finfo(self.dtype).max:.3g})"
+                    )
+                outputs = self.forward(xp.asarray(host_batch), training=False)
                 if then is not None:
                     outputs = then(outputs)
                 out[start : start + batch_size] = devices.to_host(outputs)
+        check_finite_outputs(out)
         return out
 
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
-        """Predicted class ids (n_samples,); ``x`` as for :meth:`predict_proba`."""
+        """Predicted class ids (n_samples,); ``x`` and errors as for :meth:`predict_proba`."""
         return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
 
     def _check_batch(self, x: np.ndarray) -> np.ndarray:
