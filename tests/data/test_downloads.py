@@ -483,3 +483,21 @@ def test_a_failed_download_leaves_no_empty_folders(server, cache, pinned):
     with pytest.raises(DownloadError):
         load_fashion_mnist(mirrors=[server.url("missing")])
     assert not cache.exists()
+
+
+def test_a_data_folder_the_file_system_refuses_is_named_by_its_variable(
+    monkeypatch, capsys, tmp_path
+):
+    """A 5,000-character $NEURAL_NETWORK_DATA gave a bare "File name too long" with the path
+    in full, and nothing said where the path came from."""
+    from neural_network.apps.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NEURAL_NETWORK_DATA", "/tmp/" + "a" * 5000)
+    with pytest.raises(ValueError, match=r"NEURAL_NETWORK_DATA is /tmp/a+\.\.\. \(5,005 char"):
+        get_cache_dir()
+    argv = ["train", "--dataset", "fashion-mnist", "--epochs", "1", "--quiet", "--no-figures"]
+    assert main([*argv, "--out", "unused"]) == 1
+    err = capsys.readouterr().err
+    assert "$NEURAL_NETWORK_DATA" in err and "File name too long" in err
+    assert len(err) < 400

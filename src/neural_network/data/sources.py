@@ -169,7 +169,8 @@ def get_cache_dir() -> Path:
         The folder (no subfolder).
 
     Raises:
-        ValueError: if ``$NEURAL_NETWORK_DATA`` is a relative path.
+        ValueError: if ``$NEURAL_NETWORK_DATA`` is a relative path, or one the file system
+            refuses (a name too long, a file where a folder should be).
     """
     configured = os.environ.get("NEURAL_NETWORK_DATA")
     if configured:
@@ -179,6 +180,17 @@ def get_cache_dir() -> Path:
                 f"$NEURAL_NETWORK_DATA is {configured!r}, a relative path; set it to an "
                 "absolute folder, so that datasets are not cached in whatever folder is current"
             )
+        try:
+            folder.stat()
+        except FileNotFoundError:
+            pass  # created when a dataset is first downloaded
+        except OSError as error:  # a name too long, a file where a folder should be, ...
+            shown = configured if len(configured) <= 80 else f"{configured[:60]}..."
+            raise ValueError(
+                f"$NEURAL_NETWORK_DATA is {shown!s} ({len(configured):,} characters), which the "
+                f"file system refuses ({error.strerror or error}); set it to a folder that "
+                "can be created"
+            ) from None
         return folder
     if sys.platform == "win32":
         local_app_data = os.environ.get("LOCALAPPDATA")
