@@ -251,3 +251,14 @@ def test_a_speck_is_no_digit_not_a_confident_guess(tmp_path, picture):
         Image.fromarray(page).save(path)
     with pytest.raises(ValueError, match="no digit found"):
         load_digit(path)
+
+
+@pytest.mark.parametrize("peak", [1.7e308, 1e300, 1e35])
+def test_huge_finite_values_read_as_their_picture(digits, peak):
+    """Values near 1.7e308 failed with NumPy's histogram error (the range overflowed)."""
+    picture = digits[0][0].astype(np.float64)
+    scaled = picture * (peak / picture.max())
+    assert np.isfinite(scaled).all()
+    np.testing.assert_array_equal(prepare_digit(scaled), prepare_digit(picture))
+    both_signs = np.where(picture > 0, -peak, peak)  # dark ink on bright paper, at the limits
+    np.testing.assert_array_equal(prepare_digit(both_signs), prepare_digit((picture > 0) * 255.0))

@@ -35,6 +35,7 @@ INK_THRESHOLD = 0.1  # fraction of the full ink level below which a pixel counts
 # speck (a dot on a blank page, the one decoded block of a corrupt JPEG), not a digit.
 MIN_DIGIT_FRACTION = 1 / 50
 MIN_DIGIT_PIXELS = 2
+HUGE_VALUE = 1e30  # pictures of larger values are scaled down first (float32 ends at 3.4e38)
 
 
 def _to_grey(image: np.ndarray) -> np.ndarray:
@@ -54,6 +55,11 @@ def _to_grey(image: np.ndarray) -> np.ndarray:
     image = image.astype(np.float64)
     if not np.isfinite(image).all():
         raise ValueError("image holds NaN or infinite values")
+    peak = float(np.abs(image).max())
+    if peak > HUGE_VALUE:
+        # Finite values near 1.7e308 overflow every difference and sum taken later: bring
+        # them to 0-255's scale by a power of two, which is exact and changes no ratio.
+        image = np.ldexp(image, 8 - np.frexp(peak)[1])
     return image
 
 
