@@ -24,6 +24,7 @@ from neural_network import (
     fit,
     log_softmax,
 )
+from neural_network.core.losses import HalfSquaredError
 from neural_network.train.loop import minibatches
 
 N_FEATURES, N_CLASSES = 8, 3
@@ -751,3 +752,46 @@ def test_fit_makes_no_copy_of_the_training_set():
     finally:
         tracemalloc.stop()
     assert peak < x.nbytes / 2
+
+
+def test_features_beyond_float32_are_reported_as_such_not_as_nan(rng):
+    model = build_mlp(4, [8], 3, rng=rng)
+    x = rng.normal(size=(20, 4)) * 1e40  # finite in float64; was "x holds NaN or infinite"
+    expected = r"x holds values beyond the model's float32 \(largest magnitude \d"
+    with pytest.raises(ValueError, match=expected):
+        fit(model, x, rng.integers(0, 3, 20), optimizer=Adam(model.flat), epochs=1, rng=rng)
+
+
+def test_targets_beyond_float32_are_reported_as_such_not_as_a_divergence(rng):
+    model = build_mlp(4, [8], 1, rng=rng)
+    targets = rng.normal(size=20) * 1e40  # was "Training diverged ...; try a smaller lr"
+    with pytest.raises(ValueError, match="targets hold values beyond the model's float32"):
+        fit(
+            model,
+            rng.normal(size=(20, 4)),
+            targets,
+            optimizer=Adam(model.flat),
+            epochs=1,
+            rng=rng,
+            loss=HalfSquaredError(),
+        )
+
+
+def test_weights_that_overflow_before_any_update_do_not_blame_the_lr(rng):
+    model = build_mlp(4, [8], 3, rng=rng)
+    model.flat.values[:] = 3e38
+    before = model.flat.values.copy()
+    with (
+        np.errstate(over="ignore", invalid="ignore"),
+        pytest.raises(TrainingDivergedError, match="could not start") as raised,
+    ):
+        fit(
+            model,
+            rng.normal(size=(20, 4)),
+            rng.integers(0, 3, 20),
+            optimizer=Adam(model.flat),
+            epochs=1,
+            rng=rng,
+        )
+    assert "a smaller lr would not help" in str(raised.value) and "3e+38" in str(raised.value)
+    np.testing.assert_array_equal(model.flat.values, before)

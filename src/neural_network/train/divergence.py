@@ -6,8 +6,25 @@ from __future__ import annotations
 class TrainingDivergedError(FloatingPointError):
     """The loss or the gradient stopped being finite; names the epoch and step where."""
 
-    def __init__(self, epoch: int, step: int, loss: float, grad_norm: float):
+    def __init__(
+        self,
+        epoch: int,
+        step: int,
+        loss: float,
+        grad_norm: float,
+        *,
+        largest_weight: float | None = None,
+    ):
         self.epoch, self.step, self.loss, self.grad_norm = epoch, step, loss, grad_norm
+        if largest_weight is not None:
+            # Not finite before any update: no learning rate is to blame.
+            super().__init__(
+                f"Training could not start: the loss at epoch {epoch}, step {step} is {loss} "
+                f"before any update, with weights of magnitude up to {largest_weight:.3g}; the "
+                "weights or the data are so large that the arithmetic overflows (a smaller lr "
+                "would not help): scale the data down or start from smaller weights."
+            )
+            return
         super().__init__(
             f"Training diverged at epoch {epoch}, step {step}: loss={loss}, "
             f"gradient norm={grad_norm}. The model keeps its last finite weights "

@@ -77,11 +77,30 @@ def check_dataset(
         raise ValueError(f"{what} holds no samples")
     labels = loss.check_targets(labels, model.n_classes)
     if not loss.classifies:
-        labels = np.ascontiguousarray(labels, dtype=model.dtype)
-    x = np.ascontiguousarray(x, dtype=model.dtype)
+        labels = _in_dtype(labels, model.dtype, "targets")
+    if x.dtype.kind in "biuf" and not np.isfinite(x).all():
+        raise ValueError(f"{what} holds NaN or infinite values")
+    x = _in_dtype(x, model.dtype, what)
     if not np.isfinite(x).all():
         raise ValueError(f"{what} holds NaN or infinite values")
     return x, labels
+
+
+def _in_dtype(values: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
+    """``values`` as a contiguous array of the model's dtype; finite values beyond its range
+    are refused by name (they would become infinite, and the loss NaN)."""
+    with np.errstate(over="ignore"):  # checked just below, by name
+        converted = np.ascontiguousarray(values, dtype=dtype)
+    if np.issubdtype(dtype, np.floating) and not np.isfinite(converted).all():
+        original = np.asarray(values)
+        if original.dtype.kind in "iuf" and np.isfinite(original).all():
+            verb = "hold" if what == "targets" else "holds"
+            raise ValueError(
+                f"{what} {verb} values beyond the model's {np.dtype(dtype)} (largest magnitude "
+                f"{float(np.abs(original).max()):.3g}; {np.dtype(dtype)} holds up to "
+                f"{np.finfo(dtype).max:.3g}); scale them down first"
+            )
+    return converted
 
 
 def check_sample_weight(sample_weight, n_samples: int, *, what: str = "sample_weight"):
@@ -343,6 +362,7 @@ def _train(run: TrainingRun) -> None:
     # One batch buffer, filled by a gather per step: batches stay contiguous without a second
     # shuffled copy of the whole training set.
     x_batch_buffer = np.empty((min(run.batch_size, n_samples), x.shape[1]), dtype=x.dtype)
+    updated = False  # whether a step has changed the weights given
 
     while not run.stop_training and len(run.history) < run.epochs:
         run.epoch = epoch = len(run.history) + 1
@@ -367,9 +387,14 @@ def _train(run: TrainingRun) -> None:
                 hits = logits.argmax(axis=1) == y_batch
                 correct += np.count_nonzero(hits) if w_batch is None else w_batch[hits].sum()
             if not math.isfinite(loss):
+                if not updated:
+                    raise TrainingDivergedError(
+                        epoch, step, loss, math.nan, largest_weight=float(np.abs(flat.values).max())
+                    )
                 _diverged(flat, last_finite, epoch, step, loss, math.nan)
             model.backward(criterion.backward())
             penalty, grad_norm = optimizer.step()
+            updated = True
             for callback in step_hooks:
                 callback.on_step_end(run)
             loss += penalty
