@@ -379,3 +379,20 @@ def test_samples_in_rows_are_refused_with_what_to_pass():
     with pytest.raises(ValueError, match=r"pass X_test\.T"):
         NeuralNetwork(x_rows.T, y, X_test=x_rows[:20], y_test=y[:, :20], architecture=[8])
     assert network.predict(x_rows.T).shape == (50,)
+
+
+def test_the_classic_usage_repeats_bit_for_bit_with_one_thread():
+    """What the README says to do for a run that repeats: ``threads=1`` (threads chosen by
+    timing may split a product differently from one run to the next)."""
+    (x_train, y_train), (x_test, y_test) = neural_network.load_mnist()
+    X, y = x_train[:600].T, one_hot_encode(y_train[:600], 10)
+    X_test, y_test = x_test[:200].T, one_hot_encode(y_test[:200], 10)
+    runs = []
+    for _ in range(2):
+        network = NeuralNetwork(
+            X=X, y=y, X_test=X_test, y_test=y_test, architecture=[64, 32], seed=42
+        )
+        network.fit(epochs=3, batch_size=128, verbose=False, threads=1)
+        runs.append(network)
+    np.testing.assert_array_equal(runs[0].model.flat.values, runs[1].model.flat.values)
+    assert runs[0].history.val_loss == runs[1].history.val_loss
