@@ -50,11 +50,17 @@ def post_json(server, payload, path="/api/predict"):
             return error.code, json.loads(error.read())
 
 
+def own_host(server, data: bytes) -> bytes:
+    """``data`` with its ``Host: x`` headers naming the server (host and port) instead."""
+    host, port = server.server_address[:2]
+    return data.replace(b"Host: x\r\n", f"Host: {host}:{port}\r\n".encode())
+
+
 def send_raw(server, data: bytes, *, close_write: bool = False, method: str = "GET"):
     """Send raw bytes on a fresh connection; returns (status, headers, body bytes)."""
     host, port = server.server_address[:2]
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(data)
+        sock.sendall(own_host(server, data))
         if close_write:
             sock.shutdown(socket.SHUT_WR)
         response = http.client.HTTPResponse(sock, method=method)
@@ -193,7 +199,7 @@ BAD_REQUESTS = {
     "chunked": (
         predict_request("Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
         {},
-        411,
+        400,
     ),
     "Content-Length not a number": (predict_request("Content-Length: ten\r\n"), {}, 400),
     "negative Content-Length": (predict_request("Content-Length: -5\r\n"), {}, 400),
