@@ -13,7 +13,8 @@ loop to be written. So:
   ``write_timeout`` seconds for the whole response, after which the connection is closed
   at once; while a response waits to be read, the connection's further (pipelined)
   requests are not read, so what is buffered per connection stays bounded (one request
-  head of at most ``MAX_HEAD_BYTES``, one body of at most ``max_body_bytes``);
+  head of at most ``MAX_HEAD_BYTES``, one body of at most ``max_body_bytes``, and a
+  kernel send buffer of ``SEND_BUFFER_BYTES``);
 - the request head is parsed strictly before the handler sees it: a header line that is
   not ``name: value``, any ``Transfer-Encoding``, two ``Content-Length`` or ``Host``
   headers, or a body on a GET or HEAD is refused with 400 and the connection closed (a
@@ -45,6 +46,7 @@ import re
 import resource
 import selectors
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -68,6 +70,7 @@ LINGER_SECONDS = 2.0  # how long a closing connection discards what the client s
 LINGER_SILENCE_SECONDS = 0.1  # ... stopping sooner when nothing more arrives for this long
 LINGER_BYTES = 1 << 20  # ... and how many bytes it discards at most
 READ_CHUNK_BYTES = 64 * 1024
+SEND_BUFFER_BYTES = 64 * 1024  # the kernel's share of what is buffered per connection
 POLL_SECONDS = 0.5  # the longest the loop sleeps, to notice shutdown()
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _HANG_UP_ERRORS = (ConnectionError, TimeoutError)
@@ -402,6 +405,10 @@ class BoundedHTTPServer:
             return
         self._accept_failing = False
         sock.setblocking(False)
+        with contextlib.suppress(OSError):
+            # Bounded, not autotuned (to megabytes on loopback): a client that never reads
+            # fills this soon, and its response's deadline then runs out.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -601,10 +608,16 @@ class BoundedHTTPServer:
                 connection.inbuf.clear()
             elif connection.state == "writing":
                 logger.info(
-                    "%s did not read its response within %g s; connection closed",
+                    "%s did not read its response within %g s; connection reset",
                     address,
                     self.write_timeout,
                 )
+                # A reset, as nginx's reset_timedout_connection: a plain close would leave
+                # the kernel sending what it holds for as long as the client dawdles.
+                with contextlib.suppress(OSError):
+                    connection.sock.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
                 self._close(connection)
             else:
                 self._close(connection)
