@@ -388,3 +388,22 @@ def test_drawings_need_no_scikit_image(mnist_test, monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "skimage", None)
     np.testing.assert_array_equal(prepare_drawing(x_test[0]), expected)
+
+
+def test_serve_does_not_take_the_port_of_mkdocs_serve(capsys):
+    """``mkdocs serve`` (the documentation) listens on 8000 unless mkdocs.yml says otherwise:
+    the demo must not collide with it, and its help says which port it takes."""
+    from pathlib import Path
+
+    from neural_network.apps.cli import build_parser
+    from neural_network.apps.server import DEFAULT_PORT
+
+    config = Path(__file__).parents[2] / "mkdocs.yml"
+    match = re.search(r"^dev_addr:.*:(\d+)", config.read_text(), re.MULTILINE)
+    mkdocs_port = int(match.group(1)) if match else 8000
+    assert mkdocs_port != DEFAULT_PORT
+    assert inspect.signature(make_server).parameters["port"].default == DEFAULT_PORT
+    assert build_parser().parse_args(["serve"]).port == DEFAULT_PORT
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    assert f"(default: {DEFAULT_PORT})" in " ".join(capsys.readouterr().out.split())
