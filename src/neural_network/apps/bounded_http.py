@@ -43,7 +43,6 @@ import ipaddress
 import logging
 import queue
 import re
-import resource
 import selectors
 import socket
 import struct
@@ -126,6 +125,10 @@ def _listen_backlog() -> int:
 
 def _connection_limit(wanted: int) -> int:
     """At most ``wanted``, leaving descriptors for the process's files and workers."""
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return wanted
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
