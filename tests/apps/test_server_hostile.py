@@ -18,7 +18,7 @@ import time
 import pytest
 
 from neural_network import load_mnist
-from neural_network.apps.bounded_http import BoundedHTTPServer
+from neural_network.apps.http_requests import hosts_for
 from neural_network.apps.server import make_server
 
 
@@ -302,14 +302,14 @@ def test_a_missing_or_doubled_host_is_refused(server):
 
 
 def test_hosts_on_port_80_need_no_port():
-    assert BoundedHTTPServer._hosts_for(("127.0.0.1", 80)) == {
+    assert hosts_for(("127.0.0.1", 80)) == {
         "127.0.0.1",
         "localhost",
         "127.0.0.1:80",
         "localhost:80",
     }
-    assert BoundedHTTPServer._hosts_for(("::1", 8080, 0, 0)) == {"[::1]:8080", "localhost:8080"}
-    assert BoundedHTTPServer._hosts_for(("192.0.2.7", 8080)) == {"192.0.2.7:8080"}
+    assert hosts_for(("::1", 8080, 0, 0)) == {"[::1]:8080", "localhost:8080"}
+    assert hosts_for(("192.0.2.7", 8080)) == {"192.0.2.7:8080"}
 
 
 # -- hang-ups -----------------------------------------------------------------------------

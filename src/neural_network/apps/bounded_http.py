@@ -1,36 +1,20 @@
 """An HTTP/1.1 server from the standard library that no slow or hostile client can block.
 
 It works as nginx does: one event loop (``selectors``) owns every connection and does all
-of the network input and output without blocking, so a connection costs a worker thread
-only while its request is being answered. A fixed pool of ``workers`` threads runs the
-request handler on a request that has fully arrived, and hands the response back to the
-loop to be written. So:
-
-- a client that sends its request slowly (or never finishes it) holds no worker; it has
-  ``request_timeout`` seconds from its first byte to send the whole request, or gets a
-  408 and is closed;
-- a client that reads slowly, or never, holds no worker: each response has ONE deadline,
-  ``write_timeout`` seconds for the whole response, after which the connection is closed
-  at once; while a response waits to be read, the connection's further (pipelined)
-  requests are not read, so what is buffered per connection stays bounded (one request
-  head of at most ``MAX_HEAD_BYTES``, one body of at most ``max_body_bytes``, and a
-  kernel send buffer of ``SEND_BUFFER_BYTES``);
-- the request head is parsed strictly before the handler sees it: a header line that is
-  not ``name: value``, any ``Transfer-Encoding``, two ``Content-Length`` or ``Host``
-  headers, or a body on a GET or HEAD is refused with 400 and the connection closed (a
-  request that two parsers would read differently is how requests are smuggled);
-- ``Host`` must name this server (its address, or ``localhost`` on loopback; see
-  :meth:`BoundedHTTPServer.host_allowed`): a web page on another site that points its
-  name at 127.0.0.1 (DNS rebinding) gets 421;
-- a connection with no request under way is closed after ``idle_timeout`` seconds, and
-  the longest idle ones first when ``max_connections`` are open;
-- a listen backlog of ``LISTEN_BACKLOG`` (capped by the kernel's ``somaxconn``);
-- when ``accept`` fails for lack of file descriptors or memory, accepting pauses
-  ``ACCEPT_PAUSE_SECONDS`` while the open connections are still served;
-- a client that hangs up is one short line in the log at debug level, never a traceback.
-
-Refusals made by the loop are answered by the handler's ``send_error``, so they look like
-every other error of the application.
+of the network input and output without blocking, and a fixed pool of ``workers`` threads
+answers requests that have fully arrived (:class:`DeadlineRequestHandler`, in memory),
+handing each response back to the loop to be written. So a client that sends slowly,
+sends half a request, or reads slowly or never holds a connection, not a worker: it has
+``request_timeout`` seconds from its first byte to send a request (or gets a 408), and
+ONE deadline of ``write_timeout`` seconds to read a whole response (or is reset). While a
+response waits to be read, the connection's further (pipelined) requests are not read,
+so what is buffered per connection stays bounded. Request heads are read strictly, and
+``Host`` must name the server (:mod:`neural_network.apps.http_requests`). A connection
+with no request under way is closed after ``idle_timeout`` seconds, the longest idle
+first when ``max_connections`` are open. When ``accept`` fails for lack of descriptors,
+accepting pauses ``ACCEPT_PAUSE_SECONDS``. A client that hangs up is one line at debug
+level, never a traceback. Refusals made by the loop are answered by the handler's
+``send_error``, so they look like every other error of the application.
 """
 
 from __future__ import annotations
@@ -38,22 +22,31 @@ from __future__ import annotations
 import collections
 import contextlib
 import errno
-import io
-import ipaddress
 import logging
 import queue
-import re
 import selectors
 import socket
 import struct
 import threading
 import time
-from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from ..checks import check_positive_int, check_real
+from .http_connections import Connection, connection_limit, listen_backlog
+from .http_requests import (
+    HEAD_END,
+    MAX_HEAD_BYTES,
+    DeadlineRequestHandler,
+    Job,
+    Refusal,
+    body_length,
+    host_matches,
+    hosts_for,
+    parse_head,
+)
+
+__all__ = ["BoundedHTTPServer", "DeadlineRequestHandler", "Refusal", "parse_head"]
 
 LISTEN_BACKLOG = 1024
 WORKERS = 32
@@ -61,8 +54,6 @@ MAX_CONNECTIONS = 1024  # open at once; fewer when the descriptor limit is lower
 REQUEST_TIMEOUT_SECONDS = 10.0  # to send a whole request, from its first byte
 WRITE_TIMEOUT_SECONDS = 10.0  # for the client to read a whole response
 IDLE_TIMEOUT_SECONDS = 60.0  # an idle connection is closed after this long
-MAX_HEAD_BYTES = 64 * 1024 + 1024  # request line and headers
-MAX_HEADERS = 100
 MAX_BODY_BYTES = 1024 * 1024
 ACCEPT_PAUSE_SECONDS = 0.1  # after accept failed for lack of descriptors or memory
 LINGER_SECONDS = 2.0  # how long a closing connection discards what the client still sends
@@ -72,95 +63,8 @@ READ_CHUNK_BYTES = 64 * 1024
 SEND_BUFFER_BYTES = 64 * 1024  # the kernel's share of what is buffered per connection
 POLL_SECONDS = 0.5  # the longest the loop sleeps, to notice shutdown()
 _RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-_HANG_UP_ERRORS = (ConnectionError, TimeoutError)
-
-# RFC 9110: a header is a token, a colon with nothing before it, and a value of visible
-# characters, spaces and tabs (obs-text allowed).
-_HEADER_LINE = re.compile(
-    rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*((?:[\x21-\x7e\x80-\xff]|[ \t])*)"
-)
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 logger = logging.getLogger(__name__)
-
-
-class Refusal(Exception):
-    """A request refused before it reaches the handler: ``status`` and a message."""
-
-    def __init__(self, status: HTTPStatus, message: str):
-        super().__init__(message)
-        self.status = status
-
-
-@dataclass
-class _Connection:
-    sock: socket.socket
-    address: Any
-    inbuf: bytearray = field(default_factory=bytearray)
-    out: memoryview | None = None
-    state: str = "idle"  # idle, reading, working, writing, lingering
-    deadline: float = 0.0  # of the current state
-    close_after: bool = False  # close once the response is written
-    eof: bool = False  # the client sent all it will send
-    events: int = 0  # what the selector watches
-    linger_bytes: int = 0
-    linger_until: float = 0.0
-    continued: bool = False  # "100 Continue" was sent for the request being read
-
-
-@dataclass
-class _Job:
-    """What a worker gets: the connection's address, the request's bytes, or a refusal."""
-
-    connection: _Connection
-    data: bytes
-    refusal: Refusal | None = None
-
-
-def _listen_backlog() -> int:
-    with contextlib.suppress(OSError, ValueError), open("/proc/sys/net/core/somaxconn") as file:
-        return min(LISTEN_BACKLOG, int(file.read()))
-    return LISTEN_BACKLOG
-
-
-def _connection_limit(wanted: int) -> int:
-    """At most ``wanted``, leaving descriptors for the process's files and workers."""
-    try:
-        import resource  # Unix only
-    except ImportError:
-        return wanted
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY:
-        return wanted
-    return max(1, min(wanted, soft - 64))
-
-
-def parse_head(head: bytes) -> tuple[str, list[tuple[str, str]]]:
-    """The method and headers of a request head (request line and header lines, no blank
-    line), read strictly.
-
-    Raises:
-        Refusal: (400) for a header line that is not ``name: value`` (whitespace before
-            the colon, a folded line, a control character), (431) for too many headers.
-    """
-    lines = head.split(b"\n")
-    lines = [line[:-1] if line.endswith(b"\r") else line for line in lines]
-    method = lines[0].split(b" ", 1)[0].decode("latin-1")
-    if len(lines) - 1 > MAX_HEADERS:
-        raise Refusal(
-            HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
-            f"the request has {len(lines) - 1} header lines; at most {MAX_HEADERS} are accepted",
-        )
-    headers = []
-    for number, line in enumerate(lines[1:], start=1):
-        match = _HEADER_LINE.fullmatch(line)
-        if match is None:
-            raise Refusal(
-                HTTPStatus.BAD_REQUEST,
-                f"header line {number} is not 'Name: value': {line.decode('latin-1')!r:.60}",
-            )
-        headers.append((match[1].decode("ascii").lower(), match[2].decode("latin-1").rstrip()))
-    return method, headers
 
 
 class BoundedHTTPServer:
@@ -201,7 +105,7 @@ class BoundedHTTPServer:
         self.idle_timeout = check_real("idle_timeout", idle_timeout, "(0, inf)")
         self.write_timeout = check_real("write_timeout", write_timeout, "(0, inf)")
         self.max_body_bytes = check_positive_int("max_body_bytes", max_body_bytes)
-        self.max_connections = _connection_limit(
+        self.max_connections = connection_limit(
             check_positive_int("max_connections", max_connections)
         )
         self.RequestHandlerClass = handler
@@ -211,13 +115,13 @@ class BoundedHTTPServer:
         try:
             self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.socket.bind(address)
-            self.socket.listen(_listen_backlog())
+            self.socket.listen(listen_backlog(LISTEN_BACKLOG))
         except BaseException:
             self.socket.close()
             raise
         self.server_address = self.socket.getsockname()
-        self._allowed_hosts = self._hosts_for(self.server_address)
-        self._connections: dict[int, _Connection] = {}
+        self._allowed_hosts = hosts_for(self.server_address)
+        self._connections: dict[int, Connection] = {}
         self._jobs: queue.Queue = queue.Queue()
         self._done: collections.deque = collections.deque()
         self._wake_read, self._wake_write = socket.socketpair()
@@ -299,39 +203,9 @@ class BoundedHTTPServer:
 
     # -- Host ------------------------------------------------------------------------
 
-    @staticmethod
-    def _hosts_for(address: tuple) -> set[str] | None:
-        """The Host values that name this server; ``None`` when it listens on every
-        address (then any address, ``localhost`` and this machine's name are accepted)."""
-        host, port = address[0], address[1]
-        ip = ipaddress.ip_address(host.split("%", 1)[0])
-        if ip.is_unspecified:
-            return None
-        names = {f"[{host}]" if ip.version == 6 else host}
-        if ip.is_loopback:
-            names.add("localhost")
-        hosts = {f"{name}:{port}" for name in names}
-        if port == 80:
-            hosts |= names
-        return hosts
-
     def host_allowed(self, value: str) -> bool:
-        """Whether a request's ``Host`` names this server."""
-        value = value.strip().lower()
-        if self._allowed_hosts is not None:
-            return value in self._allowed_hosts
-        port = self.server_address[1]
-        name, _, given_port = value.rpartition(":") if not value.endswith("]") else (value, "", "")
-        if not name:  # no port given
-            name, given_port = value, "80"
-        if given_port != str(port):
-            return False
-        name = name[1:-1] if name.startswith("[") and name.endswith("]") else name
-        with contextlib.suppress(ValueError):
-            ipaddress.ip_address(name)
-            return True
-        local = {"localhost", socket.gethostname().lower(), socket.getfqdn().lower()}
-        return name in local
+        """Whether a request's ``Host`` names this server (see :func:`hosts_for`)."""
+        return host_matches(value, self._allowed_hosts, self.server_address[1])
 
     # -- the event loop --------------------------------------------------------------
 
@@ -347,7 +221,7 @@ class BoundedHTTPServer:
         elif not on and registered:
             self._selector.unregister(self.socket.fileno())
 
-    def _watch(self, connection: _Connection, events: int) -> None:
+    def _watch(self, connection: Connection, events: int) -> None:
         assert self._selector is not None
         if events == connection.events:
             return
@@ -415,11 +289,11 @@ class BoundedHTTPServer:
         if sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection = _Connection(sock, address)
+        connection = Connection(sock, address)
         self._connections[id(connection)] = connection
         self._to_idle(connection, time.monotonic())
 
-    def _to_idle(self, connection: _Connection, now: float) -> None:
+    def _to_idle(self, connection: Connection, now: float) -> None:
         connection.state = "idle"
         connection.deadline = now + self.idle_timeout
         if connection.inbuf:  # a pipelined request, read already
@@ -430,12 +304,12 @@ class BoundedHTTPServer:
         else:
             self._watch(connection, selectors.EVENT_READ)
 
-    def _start_request(self, connection: _Connection, now: float) -> None:
+    def _start_request(self, connection: Connection, now: float) -> None:
         connection.state = "reading"
         connection.continued = False
         connection.deadline = now + self.request_timeout
 
-    def _on_readable(self, connection: _Connection) -> None:
+    def _on_readable(self, connection: Connection) -> None:
         try:
             chunk = connection.sock.recv(READ_CHUNK_BYTES)
         except (BlockingIOError, InterruptedError):
@@ -462,12 +336,12 @@ class BoundedHTTPServer:
             connection.inbuf += chunk
         self._advance(connection)
 
-    def _advance(self, connection: _Connection) -> None:
+    def _advance(self, connection: Connection) -> None:
         """Hand the request to a worker once it has fully arrived (or refuse it)."""
         try:
             job = self._complete_request(connection)
         except Refusal as refusal:
-            job = _Job(connection, bytes(connection.inbuf[:MAX_HEAD_BYTES]), refusal)
+            job = Job(connection, bytes(connection.inbuf[:MAX_HEAD_BYTES]), refusal)
             connection.inbuf.clear()
         if job is None:
             if connection.eof:  # it never will: half a request head, then nothing
@@ -482,9 +356,9 @@ class BoundedHTTPServer:
         self._watch(connection, 0)  # read nothing more until the response is written
         self._jobs.put(job)
 
-    def _complete_request(self, connection: _Connection) -> _Job | None:
+    def _complete_request(self, connection: Connection) -> Job | None:
         data = connection.inbuf
-        end = _HEAD_END.search(data, 0, MAX_HEAD_BYTES + 4)
+        end = HEAD_END.search(data, 0, MAX_HEAD_BYTES + 4)
         if end is None:
             if len(data) <= MAX_HEAD_BYTES:
                 return None
@@ -495,7 +369,7 @@ class BoundedHTTPServer:
                 f"the request's headers exceed {MAX_HEAD_BYTES} bytes",
             )
         method, headers = parse_head(bytes(data[: end.start()]))
-        length = self._body_length(method, headers)
+        length = body_length(method, headers, self.host_allowed)
         if length > self.max_body_bytes:
             # Left to the handler to refuse, unread: the connection closes after.
             connection.close_after = True
@@ -510,46 +384,9 @@ class BoundedHTTPServer:
             return None
         request = bytes(data[:size])
         del data[:size]
-        return _Job(connection, request)
+        return Job(connection, request)
 
-    def _body_length(self, method: str, headers: list[tuple[str, str]]) -> int:
-        counts = collections.Counter(name for name, _ in headers)
-        values = {name: value for name, value in headers}
-        if counts["transfer-encoding"]:
-            also = " and a Content-Length" if counts["content-length"] else ""
-            raise Refusal(
-                HTTPStatus.BAD_REQUEST,
-                f"Transfer-Encoding{also} is not accepted; send the body with one Content-Length",
-            )
-        if counts["content-length"] > 1:
-            raise Refusal(
-                HTTPStatus.BAD_REQUEST,
-                f"the request has {counts['content-length']} Content-Length headers",
-            )
-        if counts["host"] != 1:
-            raise Refusal(
-                HTTPStatus.BAD_REQUEST,
-                "the request has no Host header"
-                if not counts["host"]
-                else f"the request has {counts['host']} Host headers",
-            )
-        if not self.host_allowed(values["host"]):
-            raise Refusal(
-                HTTPStatus.MISDIRECTED_REQUEST,
-                f"this server does not answer for the host {values['host']!r:.80}",
-            )
-        text = values.get("content-length", "0")
-        if not (text.isascii() and text.isdigit()):
-            raise Refusal(
-                HTTPStatus.BAD_REQUEST, f"Content-Length must be a byte count; got {text!r:.40}"
-            )
-        digits = text.lstrip("0") or "0"
-        length = int(digits) if len(digits) <= 18 else 10**18
-        if length and method in ("GET", "HEAD"):
-            raise Refusal(HTTPStatus.BAD_REQUEST, f"a {method} request must not have a body")
-        return length
-
-    def _respond(self, connection: _Connection, response: bytes, close: bool) -> None:
+    def _respond(self, connection: Connection, response: bytes, close: bool) -> None:
         if connection.sock.fileno() < 0:
             return
         connection.close_after = connection.close_after or close or self.stopping
@@ -558,7 +395,7 @@ class BoundedHTTPServer:
         connection.deadline = time.monotonic() + self.write_timeout  # one for the whole write
         self._send(connection)
 
-    def _send(self, connection: _Connection) -> None:
+    def _send(self, connection: Connection) -> None:
         assert connection.out is not None
         try:
             sent = connection.sock.send(connection.out)
@@ -577,7 +414,7 @@ class BoundedHTTPServer:
         else:
             self._to_idle(connection, time.monotonic())
 
-    def _linger(self, connection: _Connection) -> None:
+    def _linger(self, connection: Connection) -> None:
         """Close without a reset: stop sending, then discard what the client still sends
         (a refused body, say) until it closes or falls silent, for at most
         ``LINGER_SECONDS`` and ``LINGER_BYTES``. Closing a socket that holds unread bytes
@@ -607,7 +444,7 @@ class BoundedHTTPServer:
                 )
                 connection.state = "working"
                 self._watch(connection, 0)
-                self._jobs.put(_Job(connection, bytes(connection.inbuf[:MAX_HEAD_BYTES]), refusal))
+                self._jobs.put(Job(connection, bytes(connection.inbuf[:MAX_HEAD_BYTES]), refusal))
                 connection.inbuf.clear()
             elif connection.state == "writing":
                 logger.info(
@@ -630,11 +467,11 @@ class BoundedHTTPServer:
         elif len(self._connections) < self.max_connections and not self._accept_paused_until:
             self._listen(True)
 
-    def _hung_up(self, connection: _Connection, error: OSError) -> None:
+    def _hung_up(self, connection: Connection, error: OSError) -> None:
         logger.debug("%s hung up (%s)", connection.address[0], error.strerror or error)
         self._close(connection)
 
-    def _close(self, connection: _Connection) -> None:
+    def _close(self, connection: Connection) -> None:
         if self._selector is not None and connection.events:
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(connection.sock)
@@ -642,10 +479,6 @@ class BoundedHTTPServer:
         self._connections.pop(id(connection), None)
         with contextlib.suppress(OSError):
             connection.sock.close()
-
-    def connection_count(self) -> int:
-        """Connections open now."""
-        return len(self._connections)
 
     # -- the workers -----------------------------------------------------------------
 
@@ -664,42 +497,3 @@ class BoundedHTTPServer:
                 close = True
             self._done.append((job.connection, response, close))
             self._wake()
-
-
-class DeadlineRequestHandler(BaseHTTPRequestHandler):
-    """Answers one request that has fully arrived, for a :class:`BoundedHTTPServer`: reads
-    it from memory and writes the response to memory (``response``), which the server's
-    loop then sends. ``close_connection`` says whether the connection closes after."""
-
-    server: BoundedHTTPServer
-    protocol_version = "HTTP/1.1"
-
-    def setup(self) -> None:
-        job: _Job = self.request
-        self.connection = job.connection.sock
-        self.rfile = io.BytesIO(job.data)
-        self.wfile = io.BytesIO()
-        self.response = b""
-
-    def handle(self) -> None:
-        self.close_connection = True
-        refusal = self.request.refusal
-        if refusal is None:
-            self.handle_one_request()
-        else:
-            line = self.request.data.split(b"\n", 1)[0].rstrip(b"\r")
-            self.raw_requestline = line
-            self.requestline = line[:200].decode("latin-1")
-            self.command = ""
-            self.path = ""
-            self.request_version = "HTTP/1.1"
-            self.close_connection = True
-            self.send_error(refusal.status, str(refusal))
-        self.response = self.wfile.getvalue()
-
-    def handle_expect_100(self) -> bool:
-        # The body has arrived already (the server loop read it): nothing to send first.
-        return True
-
-    def finish(self) -> None:
-        pass
