@@ -139,6 +139,19 @@ def test_a_response_has_one_deadline_for_the_whole_write(serve_with):
         slow.close()
 
 
+def test_a_pipelined_request_that_arrives_in_parts_is_answered(server):
+    request = f"GET / HTTP/1.1\r\nHost: {host_header(server)}\r\n\r\n".encode()
+    with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+        sock.sendall(request + request[:10])  # one request and the start of the next
+        first = http.client.HTTPResponse(sock)
+        first.begin()
+        assert first.status == 200 and first.read()
+        sock.sendall(request[10:])
+        second = http.client.HTTPResponse(sock)
+        second.begin()
+        assert second.status == 200 and second.read()
+
+
 # -- half-sent requests and many connects ---------------------------------------------
 
 

@@ -347,6 +347,8 @@ class BoundedHTTPServer:
             if connection.eof:  # it never will: half a request head, then nothing
                 logger.debug("%s hung up in the middle of a request", connection.address[0])
                 self._close(connection)
+            else:  # the rest of a request that was pipelined in part
+                self._watch(connection, selectors.EVENT_READ)
             return
         if job.refusal is not None:
             connection.close_after = True
