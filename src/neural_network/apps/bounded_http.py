@@ -437,7 +437,6 @@ class BoundedHTTPServer:
         for connection in list(self._connections.values()):
             if connection.state == "working" or now < connection.deadline:
                 continue
-            address = connection.address[0]
             if connection.state == "reading":
                 connection.close_after = True
                 refusal = Refusal(
@@ -448,21 +447,17 @@ class BoundedHTTPServer:
                 self._watch(connection, 0)
                 self._jobs.put(Job(connection, bytes(connection.inbuf[:MAX_HEAD_BYTES]), refusal))
                 connection.inbuf.clear()
-            elif connection.state == "writing":
-                logger.info(
-                    "%s did not read its response within %g s; connection reset",
-                    address,
-                    self.write_timeout,
-                )
+                continue
+            if connection.state == "writing":
+                message = "%s did not read its response within %g s; connection reset"
+                logger.info(message, connection.address[0], self.write_timeout)
                 # A reset, as nginx's reset_timedout_connection: a plain close would leave
                 # the kernel sending what it holds for as long as the client dawdles.
                 with contextlib.suppress(OSError):
                     connection.sock.setsockopt(
                         socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                     )
-                self._close(connection)
-            else:
-                self._close(connection)
+            self._close(connection)
         if self._accept_paused_until and now >= self._accept_paused_until:
             self._accept_paused_until = 0.0
             self._listen(True)
