@@ -50,11 +50,17 @@ def post_json(server, payload, path="/api/predict"):
             return error.code, json.loads(error.read())
 
 
+def own_host(server, data: bytes) -> bytes:
+    """``data`` with its ``Host: x`` headers naming the server (host and port) instead."""
+    host, port = server.server_address[:2]
+    return data.replace(b"Host: x\r\n", f"Host: {host}:{port}\r\n".encode())
+
+
 def send_raw(server, data: bytes, *, close_write: bool = False, method: str = "GET"):
     """Send raw bytes on a fresh connection; returns (status, headers, body bytes)."""
     host, port = server.server_address[:2]
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(data)
+        sock.sendall(own_host(server, data))
         if close_write:
             sock.shutdown(socket.SHUT_WR)
         response = http.client.HTTPResponse(sock, method=method)
@@ -193,7 +199,7 @@ BAD_REQUESTS = {
     "chunked": (
         predict_request("Transfer-Encoding: chunked\r\n", b"5\r\nhello\r\n0\r\n\r\n"),
         {},
-        411,
+        400,
     ),
     "Content-Length not a number": (predict_request("Content-Length: ten\r\n"), {}, 400),
     "negative Content-Length": (predict_request("Content-Length: -5\r\n"), {}, 400),
@@ -382,3 +388,22 @@ def test_drawings_need_no_scikit_image(mnist_test, monkeypatch):
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "skimage", None)
     np.testing.assert_array_equal(prepare_drawing(x_test[0]), expected)
+
+
+def test_serve_does_not_take_the_port_of_mkdocs_serve(capsys):
+    """``mkdocs serve`` (the documentation) listens on 8000 unless mkdocs.yml says otherwise:
+    the demo must not collide with it, and its help says which port it takes."""
+    from pathlib import Path
+
+    from neural_network.apps.cli import build_parser
+    from neural_network.apps.server import DEFAULT_PORT
+
+    config = Path(__file__).parents[2] / "mkdocs.yml"
+    match = re.search(r"^dev_addr:.*:(\d+)", config.read_text(), re.MULTILINE)
+    mkdocs_port = int(match.group(1)) if match else 8000
+    assert mkdocs_port != DEFAULT_PORT
+    assert inspect.signature(make_server).parameters["port"].default == DEFAULT_PORT
+    assert build_parser().parse_args(["serve"]).port == DEFAULT_PORT
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--help"])
+    assert f"(default: {DEFAULT_PORT})" in " ".join(capsys.readouterr().out.split())

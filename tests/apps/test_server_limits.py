@@ -137,10 +137,12 @@ def test_a_slow_client_is_cut_off_while_others_are_served(limited, digits, part)
     host, port = limited.server_address[:2]
     with socket.create_connection((host, port), timeout=10) as slow:
         if part == "headers":
-            slow.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            slow.sendall(f"POST /api/predict HTTP/1.1\r\nHost: {host}:{port}\r\nX-Slow: ".encode())
         else:
-            head = b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n"
-            slow.sendall(head)
+            head = (
+                f"POST /api/predict HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 5000\r\n\r\n"
+            )
+            slow.sendall(head.encode())
         outcome = {}
         slow_thread = threading.Thread(target=lambda: outcome.update(t=trickle(slow, 4.0)))
         slow_thread.start()
@@ -203,7 +205,9 @@ def test_out_of_descriptors_the_accept_loop_pauses(digits):
         time.sleep(1.0)
         assert exhausted.accepts <= 1.0 / bounded_http.ACCEPT_PAUSE_SECONDS + 5
         server.socket = listening  # descriptors are back: the waiting client is served
-        pending.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        host, port = server.server_address[:2]
+        head = f"POST /api/predict HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 2\r\n"
+        pending.sendall(head.encode() + b"\r\n{}")
         response = http.client.HTTPResponse(pending)
         response.begin()
         assert response.status == 400
@@ -216,7 +220,7 @@ def exchange(server, data):
     """Send raw bytes; the status of the answer and whether the server then closed."""
     host, port = server.server_address[:2]
     with socket.create_connection((host, port), timeout=10) as sock:
-        sock.sendall(data)
+        sock.sendall(data.replace(b"Host: x\r\n", f"Host: {host}:{port}\r\n".encode()))
         response = http.client.HTTPResponse(sock)
         response.begin()
         body = response.read()

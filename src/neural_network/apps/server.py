@@ -38,6 +38,7 @@ from .bounded_http import (
     IDLE_TIMEOUT_SECONDS,
     REQUEST_TIMEOUT_SECONDS,
     WORKERS,
+    WRITE_TIMEOUT_SECONDS,
     BoundedHTTPServer,
     DeadlineRequestHandler,
 )
@@ -46,7 +47,7 @@ from .predictor import DIGITS, check_finite_probabilities, pixel_classifier
 N_PIXELS = FIELD * FIELD
 MAX_BODY_BYTES = 64 * 1024  # 784 numbers need under 8 KB even written as "255.000000,"
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
+DEFAULT_PORT = 8080  # mkdocs serve takes 8000
 PREDICT_PATH = "/api/predict"
 
 # The only files the server hands out: URL path -> (file in web/, content type).
@@ -167,7 +168,7 @@ class DemoServer(BoundedHTTPServer):
         address: ``(host, port)``; port 0 picks a free port (see :attr:`url`).
         model: A ``NeuralNetwork``, ``Sequential`` or ``MLPClassifier`` of 784 inputs and
             the 10 classes 0-9.
-        workers, request_timeout, idle_timeout: As for
+        workers, request_timeout, idle_timeout, write_timeout: As for
             :class:`~neural_network.apps.bounded_http.BoundedHTTPServer`.
 
     Raises:
@@ -182,6 +183,7 @@ class DemoServer(BoundedHTTPServer):
         workers: int = WORKERS,
         request_timeout: float = REQUEST_TIMEOUT_SECONDS,
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+        write_timeout: float = WRITE_TIMEOUT_SECONDS,
     ):
         self.model = model
         self.probabilities = _digit_probabilities(model)
@@ -195,6 +197,8 @@ class DemoServer(BoundedHTTPServer):
             workers=workers,
             request_timeout=request_timeout,
             idle_timeout=idle_timeout,
+            write_timeout=write_timeout,
+            max_body_bytes=MAX_BODY_BYTES,
         )
 
     @property
@@ -278,12 +282,8 @@ class DemoRequestHandler(DeadlineRequestHandler):
         return HTTPStatus.OK, json.dumps(answer, allow_nan=False).encode(), "application/json"
 
     def _read_body(self) -> bytes:
-        """The request body, refused unless its declared length is at most MAX_BODY_BYTES."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self.close_connection = True
-            raise RequestError(
-                HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length, not chunked"
-            )
+        """The request body, refused unless its declared length is at most MAX_BODY_BYTES.
+        (The server's loop has refused Transfer-Encoding and read the body already.)"""
         length = _content_length(self.headers.get_all("Content-Length") or [])
         if length > MAX_BODY_BYTES:
             # The body is never read: close the connection rather than drain it.
@@ -292,13 +292,7 @@ class DemoRequestHandler(DeadlineRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                 f"the body is {length} bytes; at most {MAX_BODY_BYTES} are accepted",
             )
-        try:
-            body = self.rfile.read(length)
-        except TimeoutError:
-            raise RequestError(
-                HTTPStatus.REQUEST_TIMEOUT,
-                f"the body did not arrive within {self.server.request_timeout:g} s",
-            ) from None
+        body = self.rfile.read(length)
         if len(body) != length:
             self.close_connection = True
             raise RequestError(
@@ -415,6 +409,7 @@ def make_server(
     workers: int = WORKERS,
     request_timeout: float = REQUEST_TIMEOUT_SECONDS,
     idle_timeout: float = IDLE_TIMEOUT_SECONDS,
+    write_timeout: float = WRITE_TIMEOUT_SECONDS,
 ) -> DemoServer:
     """A bound, not yet running, demo server; call ``serve_forever()`` (in a thread for tests).
 
@@ -426,6 +421,7 @@ def make_server(
         workers: Connections served at once; others wait their turn.
         request_timeout: Seconds a client has to send a whole request, from its first byte.
         idle_timeout: Seconds a connection may stay open between requests.
+        write_timeout: Seconds a client has to read a whole response.
 
     Raises:
         TypeError, ValueError: for a model the page cannot use.
@@ -444,6 +440,7 @@ def make_server(
             workers=workers,
             request_timeout=request_timeout,
             idle_timeout=idle_timeout,
+            write_timeout=write_timeout,
         )
     except OSError as error:
         reason = error.strerror or str(error)

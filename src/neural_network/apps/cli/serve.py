@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..server import serve
+from ..server import DEFAULT_PORT, serve
 from .models import load_model_file
 from .options import Option, flag_type, port_number
 
@@ -31,9 +31,9 @@ def add_parser(commands: Any, common: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--port",
         type=flag_type(Option("port", port_number, "")),
-        default=8000,
+        default=DEFAULT_PORT,
         metavar="N",
-        help="port to listen on; 0 picks a free one (default: 8000)",
+        help="port to listen on; 0 picks a free one (default: %(default)s)",
     )
     command.set_defaults(handler=run_serve)
 
