@@ -19,6 +19,14 @@ from neural_network.train.loop import evaluate, fit
 
 LOSSES = {"bce": SigmoidBinaryCrossEntropy, "poisson": HalfPoissonDeviance}
 
+try:  # at collection, as the estimator tests do: scipy's BLAS library, loaded in the middle of
+    # a run, would escape the thread limits core.threads set up before (tests/core/test_threads)
+    from sklearn import linear_model
+    from sklearn.neural_network import _base as sklearn_mlp_losses
+except ModuleNotFoundError:
+    linear_model = sklearn_mlp_losses = None
+needs_sklearn = pytest.mark.skipif(linear_model is None, reason="scikit-learn is not installed")
+
 
 def _targets(rng, name, shape):
     if name == "bce":
@@ -72,10 +80,11 @@ def test_losses_and_gradients_match_pytorch(rng, weighted):
         )
 
 
+@needs_sklearn
 def test_losses_are_sklearns_mlp_losses(rng):
     """The same per-output sums and weighted means as scikit-learn's MLP loss functions, given
     the probabilities and means our outputs stand for."""
-    base = pytest.importorskip("sklearn.neural_network._base")
+    base = sklearn_mlp_losses
     outputs = rng.standard_normal((20, 3))
     weights = rng.uniform(0.5, 2.0, size=20)
     labels = _targets(rng, "bce", (20, 3))
@@ -171,9 +180,9 @@ def test_fit_learns_multilabel_targets(rng):
     assert accuracy is None and loss == pytest.approx(history.val_loss[-1], rel=1e-6)
 
 
+@needs_sklearn
 def test_poisson_without_hidden_layers_is_sklearns_poisson_regression(rng):
     """One Dense layer with a log link is a Poisson GLM: L-BFGS reaches scikit-learn's fit."""
-    linear_model = pytest.importorskip("sklearn.linear_model")
     from neural_network.train.lbfgs import train_lbfgs
 
     x = rng.uniform(0, 1, size=(100, 2))
@@ -191,8 +200,8 @@ def test_poisson_without_hidden_layers_is_sklearns_poisson_regression(rng):
     np.testing.assert_allclose(predicted, glm.predict(x), rtol=1e-6)
 
 
+@needs_sklearn
 def test_one_sigmoid_output_without_hidden_layers_is_logistic_regression(rng):
-    linear_model = pytest.importorskip("sklearn.linear_model")
     from neural_network.train.lbfgs import train_lbfgs
 
     x = rng.standard_normal((80, 3))

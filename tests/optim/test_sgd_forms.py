@@ -12,6 +12,15 @@ from neural_network.optim.optimizers import SGD
 SHAPES = [(4, 3), (3,), (3, 2)]
 STEPS = 12
 
+try:  # at collection, as the estimator tests do: scipy's BLAS library, loaded in the middle of
+    # a run, would escape the thread limits core.threads set up before (tests/core/test_threads)
+    from sklearn.neural_network import _stochastic_optimizers
+except ModuleNotFoundError:
+    _stochastic_optimizers = None
+needs_sklearn = pytest.mark.skipif(
+    _stochastic_optimizers is None, reason="scikit-learn is not installed"
+)
+
 
 def _lr(step: int) -> float:
     return 0.1 if step < 4 else (0.02 if step < 8 else 0.05)
@@ -54,10 +63,11 @@ def test_matches_pytorch(rng, nesterov, momentum):
         np.testing.assert_allclose(value, tensor.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
+@needs_sklearn
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
 def test_lr_in_velocity_matches_scikit_learn(rng, nesterov, momentum):
-    optimizers = pytest.importorskip("sklearn.neural_network._stochastic_optimizers")
+    optimizers = _stochastic_optimizers
     gradients = _gradients(rng)
     start, ours = _ours(
         np.random.default_rng(0),

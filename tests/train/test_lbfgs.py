@@ -15,6 +15,13 @@ from neural_network.train.lbfgs import LBFGSResult, lbfgs_objective, train_lbfgs
 
 pytest.importorskip("scipy")
 
+try:  # at collection, as the estimator tests do: scipy's BLAS library, loaded in the middle of
+    # a run, would escape the thread limits core.threads set up before (tests/core/test_threads)
+    from sklearn import linear_model
+except ModuleNotFoundError:
+    linear_model = None
+needs_sklearn = pytest.mark.skipif(linear_model is None, reason="scikit-learn is not installed")
+
 
 def _blobs(rng, n=60, n_features=4, n_classes=3):
     labels = rng.integers(0, n_classes, size=n)
@@ -63,10 +70,10 @@ def test_weight_two_is_the_sample_twice(rng):
     np.testing.assert_allclose(weighted[1], repeated[1], rtol=1e-10, atol=1e-14)
 
 
+@needs_sklearn
 def test_reaches_the_optimum_of_sklearns_logistic_regression(rng):
     """Without hidden layers the problem is convex: its minimum is scikit-learn's
     multinomial logistic regression with ``C = 1 / alpha`` (same penalty, biases free)."""
-    linear_model = pytest.importorskip("sklearn.linear_model")
     x, labels = _blobs(rng, n=80)
     alpha = 0.5
     model = Sequential([Dense(4, 3, init="xavier_normal", rng=rng, dtype=np.float64)])
