@@ -13,6 +13,7 @@ from .activations import ACTIVATIONS, get_activation
 from .layers import Dense, Dropout, Layer
 from .losses import softmax
 from .parameters import FlatParameters, Parameter
+from .sparse import is_sparse, sparse_rows
 from .threads import inference_threads, timed_batches
 
 LAYER_TYPES: dict[str, type[Layer]] = {
@@ -130,7 +131,8 @@ class Sequential:
         """Class probabilities (n_samples, n_classes), computed in batches, without caches, on
         the BLAS threads training chose (see :mod:`neural_network.core.threads`).
 
-        ``x`` is a NumPy array and so is the result, whatever the model's device.
+        ``x`` is a NumPy array and so is the result, whatever the model's device; a
+        scipy.sparse ``x`` is read in CSR batches on the CPU, never densified.
 
         Raises:
             ValueError: for ``x`` that is not ``(n_samples, n_features)``; the message says
@@ -146,12 +148,16 @@ class Sequential:
     def _in_batches(self, x, batch_size: int, then) -> np.ndarray:
         """The forward pass (then ``then``) over ``x`` in batches on the model's device,
         with a NumPy result."""
-        x = self._check_batch(np.asarray(x))
+        sparse = is_sparse(x)
+        x = self._check_sparse(x) if sparse else self._check_batch(np.asarray(x))
         xp = devices.array_module(self.device)
-        out = np.empty((len(x), self.n_classes), dtype=self.dtype)
+        n = x.shape[0]
+        out = np.empty((n, self.n_classes), dtype=self.dtype)
         with inference_threads() as chooser:
-            for start in timed_batches(chooser, range(0, len(x), batch_size), batch_size, len(x)):
-                batch = xp.asarray(x[start : start + batch_size].astype(self.dtype, copy=False))
+            for start in timed_batches(chooser, range(0, n, batch_size), batch_size, n):
+                batch = x[start : start + batch_size].astype(self.dtype, copy=False)
+                if not sparse:
+                    batch = xp.asarray(batch)
                 outputs = self.forward(batch, training=False)
                 if then is not None:
                     outputs = then(outputs)
@@ -161,6 +167,18 @@ class Sequential:
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Predicted class ids (n_samples,); ``x`` as for :meth:`predict_proba`."""
         return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
+
+    def _check_sparse(self, x):
+        """A scipy.sparse ``x`` as CSR rows in the model's dtype, for a CPU model."""
+        if self.device != "cpu":
+            raise ValueError(
+                f"sparse x is read on the CPU only; the model is on {self.device!r}: call "
+                "model.to('cpu'), or pass x.toarray()"
+            )
+        x = sparse_rows(x, self.dtype)
+        if x.shape[1] != self.n_features:
+            raise ValueError(f"x must have shape (n_samples, {self.n_features}); got {x.shape}")
+        return x
 
     def _check_batch(self, x: np.ndarray) -> np.ndarray:
         """``x`` if it is a batch of rows of ``n_features`` values, else a sentence that says
