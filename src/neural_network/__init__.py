@@ -18,7 +18,7 @@ import importlib.util
 
 from .apps.classic import NeuralNetwork, one_hot_encode
 from .apps.presets import PRESETS, train_preset
-from .core.activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
+from .core.activations import ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .core.devices import DEVICES, DeviceUnavailableError
 from .core.initializers import INITIALIZERS, he_normal, he_uniform, xavier_normal, xavier_uniform
 from .core.layers import Dense, Dropout, Layer
@@ -89,6 +89,7 @@ __all__ = [
     "FlatParameters",
     "History",
     "IDXFormatError",
+    "Identity",
     "LRSchedule",
     "Layer",
     "LeakyReLU",

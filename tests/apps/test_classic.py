@@ -160,7 +160,7 @@ def test_unknown_activation_lists_the_valid_ones(activation):
         assert repr(name) in message
 
 
-@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh", "identity"])
 def test_every_activation_trains(activation):
     network = make_network(activation=activation)
     history = network.fit(lr=1e-2, **QUIET)

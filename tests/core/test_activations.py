@@ -6,6 +6,7 @@ from gradcheck import assert_gradient_close, numerical_gradient
 
 from neural_network.core.activations import (
     ACTIVATIONS,
+    Identity,
     LeakyReLU,
     ReLU,
     Sigmoid,
@@ -19,6 +20,7 @@ LAYERS = {
     "leaky_relu_0.2": lambda: LeakyReLU(0.2),
     "sigmoid": Sigmoid,
     "tanh": Tanh,
+    "identity": Identity,
 }
 
 
@@ -49,6 +51,7 @@ def test_activation_gradient(rng, name):
         (LeakyReLU, lambda x: np.where(x > 0, x, 0.01 * x)),
         (Sigmoid, lambda x: 1 / (1 + np.exp(-x))),
         (Tanh, np.tanh),
+        (Identity, lambda x: x),
     ],
 )
 def test_activation_forward_values(rng, cls, expected):
@@ -122,7 +125,13 @@ def test_activation_keeps_dtype(rng, name, dtype):
 
 
 def test_activations_table():
-    assert {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh} == ACTIVATIONS
+    assert {
+        "relu": ReLU,
+        "leaky_relu": LeakyReLU,
+        "sigmoid": Sigmoid,
+        "tanh": Tanh,
+        "identity": Identity,
+    } == ACTIVATIONS
     for name, cls in ACTIVATIONS.items():
         assert get_activation(name) is cls
         assert cls().parameters() == []
@@ -134,3 +143,34 @@ def test_unknown_activation_lists_valid_names(name):
         get_activation(name)
     for valid in ACTIVATIONS:
         assert repr(valid) in str(info.value)
+
+
+def test_identity_passes_values_and_gradients_through_without_copies(rng):
+    layer = Identity()
+    x = rng.standard_normal((4, 3))
+    assert layer.forward(x, training=True) is x
+    g = rng.standard_normal((4, 3))
+    assert layer.backward(g) is g
+    assert Identity.default_init == "xavier_normal" and Identity().get_config() == {}
+
+
+def test_activations_match_pytorch_in_float64(rng):
+    torch = pytest.importorskip("torch")
+    functions = {
+        "relu": torch.relu,
+        "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+        "sigmoid": torch.sigmoid,
+        "tanh": torch.tanh,
+        "identity": torch.nn.Identity(),
+    }
+    assert set(functions) == set(ACTIVATIONS)
+    x = _off_kink(rng, (5, 6))
+    g = rng.standard_normal((5, 6))
+    for name, function in functions.items():
+        z = torch.tensor(x, requires_grad=True)
+        (function(z) * torch.tensor(g)).sum().backward()
+        layer = ACTIVATIONS[name]()
+        np.testing.assert_allclose(
+            layer.forward(x, training=True), function(z).detach().numpy(), rtol=1e-13
+        )
+        np.testing.assert_allclose(layer.backward(g), z.grad.numpy(), rtol=1e-13, err_msg=name)

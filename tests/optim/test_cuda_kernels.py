@@ -58,11 +58,12 @@ def test_adam_kernel_equations_are_the_optimizers_step(l2, clip_norm):
         np.testing.assert_allclose(m_sum, adam.m_sum, atol=1e-14)
 
 
-@pytest.mark.parametrize("momentum", [0.9, 0.0])
-def test_sgd_kernel_equations_are_the_optimizers_step(momentum):
+@pytest.mark.parametrize(("momentum", "nesterov"), [(0.9, False), (0.0, False), (0.8, True)])
+def test_sgd_kernel_equations_are_the_optimizers_step(momentum, nesterov):
     model, rng = _model_with_gradients()
     kernel_model, _ = _model_with_gradients()
-    sgd = SGD(model.flat, lr=0.1, momentum=momentum, l2=1e-2, clip_norm=0.5)
+    sgd = SGD(model.flat, lr=0.1, momentum=momentum, nesterov=nesterov, l2=1e-2, clip_norm=0.5)
+    body = cuda_kernels.NESTEROV_UPDATE if nesterov else cuda_kernels.SGD_UPDATE
     velocity = np.zeros(len(model.flat))
     for _ in range(3):
         grads = rng.standard_normal(len(model.flat))
@@ -71,9 +72,10 @@ def test_sgd_kernel_equations_are_the_optimizers_step(momentum):
         decay, scalars = _kernel_inputs(kernel_model, 1e-2, 0.5)
         sgd.step()
         scalars.update(momentum=momentum, lr=0.1, grad=kernel_model.flat.grads, decay=decay)
-        _run_body(cuda_kernels.SGD_UPDATE, {"w": kernel_model.flat.values, "velocity": velocity},
-                  scalars)  # fmt: skip
+        _run_body(body, {"w": kernel_model.flat.values, "velocity": velocity}, scalars)
         np.testing.assert_allclose(kernel_model.flat.values, model.flat.values, atol=1e-14)
+        if momentum:  # without momentum the optimiser keeps no velocity; the kernel's is g
+            np.testing.assert_allclose(velocity, sgd.velocity, atol=1e-14)
 
 
 def test_only_cupy_has_kernels(standin_cuda):
@@ -85,7 +87,8 @@ def test_kernels_build_where_cupy_is_installed():
     cupy = pytest.importorskip("cupy")  # parsing the signatures needs no GPU; compiling does
     assert cuda_kernels.has_kernels(cupy)
     for name, n_in, n_out in [("squared_weight_norm", 3, 1), ("squared_grad_norm", 4, 1),
-                              ("adam_update", 9, 3), ("sgd_update", 7, 2)]:  # fmt: skip
+                              ("adam_update", 9, 3), ("sgd_update", 7, 2),
+                              ("nesterov_update", 7, 2)]:  # fmt: skip
         kernel = cuda_kernels.kernel(cupy, name)
         assert (kernel.name, kernel.nin, kernel.nout) == (name, n_in, n_out)
     with pytest.raises(ValueError, match="Unknown kernel"):
@@ -105,17 +108,28 @@ def cupy():
     return cupy
 
 
-@pytest.mark.parametrize("optimizer_cls", [Adam, SGD])
-def test_fused_kernels_match_the_cpu_step_in_float64(cupy, optimizer_cls):
+OPTIMIZERS = {
+    "adam": lambda flat: Adam(flat, lr=1e-2, l2=1e-2, clip_norm=0.5),
+    "sgd": lambda flat: SGD(flat, lr=1e-2, l2=1e-2, clip_norm=0.5),
+    "sgd-nesterov-lr-in-velocity": lambda flat: SGD(
+        flat, lr=1e-2, momentum=0.8, nesterov=True, lr_in_velocity=True, l2=1e-2, clip_norm=0.5
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_fused_kernels_match_the_cpu_step_in_float64(cupy, name):
     from neural_network.optim.device_step import DeviceStep
 
     cpu, rng = _model_with_gradients()
     gpu, _ = _model_with_gradients()
     gpu.to("cuda")
-    cpu_optimizer = optimizer_cls(cpu.flat, lr=1e-2, l2=1e-2, clip_norm=0.5)
-    step = DeviceStep(optimizer_cls(gpu.flat, lr=1e-2, l2=1e-2, clip_norm=0.5), cupy)
+    cpu_optimizer = OPTIMIZERS[name](cpu.flat)
+    step = DeviceStep(OPTIMIZERS[name](gpu.flat), cupy)
     assert step.fused
-    for _ in range(5):
+    for k in range(6):
+        lr = 1e-2 if k < 3 else 4e-3  # a change: the velocity is rescaled with lr_in_velocity
+        cpu_optimizer.lr = step.optimizer.lr = lr
         grads = rng.standard_normal(len(cpu.flat))
         cpu.flat.grads[...] = grads
         gpu.flat.grads[...] = cupy.asarray(grads)

@@ -69,7 +69,8 @@ class NeuralNetwork:
         y: One-hot training labels, ``(num_labels, n_samples)``.
         X_test: Optional test inputs, same layout; evaluated after every epoch.
         y_test: One-hot test labels.
-        activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or ``"tanh"``.
+        activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"`` or
+            ``"identity"``.
         num_labels: Number of classes.
         architecture: Hidden layer sizes, e.g. ``[512, 256, 128]``; one integer is one
             hidden layer (``512`` is ``[512]``), ``[]`` none.

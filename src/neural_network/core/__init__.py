@@ -1,6 +1,6 @@
 """What a network is: parameters, layers, activations, initialisers, losses and the model."""
 
-from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Tanh
+from .activations import ACTIVATIONS, Identity, LeakyReLU, ReLU, Sigmoid, Tanh
 from .initializers import INITIALIZERS, he_normal, he_uniform, xavier_normal, xavier_uniform
 from .layers import Dense, Dropout, Layer
 from .losses import SoftmaxCrossEntropy, add_l2_grad, l2_penalty, log_softmax, softmax
@@ -13,6 +13,7 @@ __all__ = [
     "Dense",
     "Dropout",
     "FlatParameters",
+    "Identity",
     "Layer",
     "LeakyReLU",
     "Parameter",

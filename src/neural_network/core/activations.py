@@ -2,7 +2,7 @@
 
 Each caches what its derivative needs: ReLU-family layers the input's sign, sigmoid and
 tanh their output (``s' = s(1 - s)``, ``tanh' = 1 - tanh^2``), so backward costs one or
-two element-wise products.
+two element-wise products. The identity needs nothing: its derivative is 1.
 """
 
 from __future__ import annotations
@@ -96,11 +96,36 @@ class Tanh(Layer):
         return grad_out * (1 - out * out)
 
 
+class Identity(Layer):
+    """``x`` unchanged, derivative 1: the hidden layers stay linear (scikit-learn's
+    ``activation="identity"``; a network of them is one affine map, fitted by its factors).
+    Default initialiser: Xavier.
+
+    ``forward`` returns its input itself and ``backward`` its ``grad_out`` itself: neither
+    copies, and nothing downstream writes into them.
+    """
+
+    default_init = "xavier_normal"
+
+    def __init__(self) -> None:
+        self._ready = False
+
+    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        self._ready = training
+        return x
+
+    def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray:
+        if not self._ready:
+            self._cached(None)  # raises: backward before forward(..., training=True)
+        return grad_out
+
+
 ACTIVATIONS: dict[str, type[Layer]] = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
     "sigmoid": Sigmoid,
     "tanh": Tanh,
+    "identity": Identity,
 }
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from ..checks import check_positive_int, check_real
 from .initializers import get_initializer
 from .parameters import Parameter
+from .sparse import is_sparse
 
 
 class Layer:
@@ -50,7 +51,9 @@ class Dense(Layer):
     """Fully connected layer ``y = x @ weight + bias``.
 
     Shapes: ``x (n, n_in)``, ``weight (n_in, n_out)``, ``bias (n_out,)``, ``y (n, n_out)``.
-    Backward: ``dW = x.T @ g``, ``db = sum_rows(g)``, ``dx = g @ W.T``.
+    Backward: ``dW = x.T @ g``, ``db = sum_rows(g)``, ``dx = g @ W.T``. ``x`` may be a
+    scipy.sparse matrix (see :mod:`neural_network.core.sparse`): both of its products are
+    then sparse-times-dense.
 
     Args:
         n_in: Number of input features.
@@ -86,7 +89,10 @@ class Dense(Layer):
 
     def backward(self, grad_out: np.ndarray, *, input_grad: bool = True) -> np.ndarray | None:
         x = self._cached(self._x)
-        np.matmul(x.T, grad_out, out=self.weight.grad)
+        if is_sparse(x):
+            self.weight.grad[...] = x.T @ grad_out  # sparse @ dense: a dense (n_in, n_out)
+        else:
+            np.matmul(x.T, grad_out, out=self.weight.grad)
         np.sum(grad_out, axis=0, out=self.bias.grad)
         return grad_out @ self.weight.value.T if input_grad else None
 

@@ -6,7 +6,15 @@ methods: ``forward(outputs, targets, sample_weight=None) -> float`` caches what
 
 * :class:`SoftmaxCrossEntropy` takes logits and integer class ids (classification);
 * :class:`HalfSquaredError` and :class:`Huber` take real targets ``(n_samples, n_outputs)``
-  and a linear output (regression).
+  and a linear output (regression);
+* :class:`~neural_network.core.link_losses.SigmoidBinaryCrossEntropy` (multilabel) and
+  :class:`~neural_network.core.link_losses.HalfPoissonDeviance` (Poisson regression) live in
+  :mod:`neural_network.core.link_losses`.
+
+Each also says what its outputs mean: ``output_activation(outputs)`` turns the network's
+raw outputs into predictions (softmax probabilities, the values themselves, sigmoid
+probabilities, Poisson means), and ``out_activation`` names that map as scikit-learn's
+``out_activation_`` does (``"softmax"``, ``"identity"``, ``"logistic"``, ``"exp"``).
 
 With ``sample_weight`` the batch loss is ``sum_i w_i l_i / sum_i w_i``: a weight of 2 counts
 a sample exactly as twice the sample would, and scaling all weights changes nothing. The
@@ -73,6 +81,7 @@ class SoftmaxCrossEntropy:
     """
 
     classifies = True
+    out_activation = "softmax"
 
     def __init__(self) -> None:
         self._probs: np.ndarray | None = None
@@ -138,6 +147,14 @@ class SoftmaxCrossEntropy:
         """Softmax of the last ``forward``'s logits (before ``backward`` consumes it)."""
         return self._probs
 
+    @staticmethod
+    def output_activation(logits: np.ndarray) -> np.ndarray:
+        """The class probabilities the logits stand for: their row-wise softmax."""
+        return softmax(logits)
+
+    def get_config(self) -> dict:
+        return {}
+
 
 class HalfSquaredError:
     """Half the squared error, averaged over the outputs, for regression (linear outputs).
@@ -149,9 +166,15 @@ class HalfSquaredError:
     """
 
     classifies = False
+    out_activation = "identity"
 
     def __init__(self) -> None:
         self._grad: np.ndarray | None = None
+
+    @staticmethod
+    def output_activation(outputs: np.ndarray) -> np.ndarray:
+        """The predictions: the outputs themselves (a linear output)."""
+        return outputs
 
     @staticmethod
     def check_targets(targets, n_outputs: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from .activations import ACTIVATIONS, get_activation
 from .layers import Dense, Dropout, Layer
 from .losses import softmax
 from .parameters import FlatParameters, Parameter
+from .sparse import is_sparse, sparse_rows
 from .threads import inference_threads, timed_batches
 
 LAYER_TYPES: dict[str, type[Layer]] = {
@@ -143,7 +144,8 @@ class Sequential:
         """Class probabilities (n_samples, n_classes), computed in batches, without caches, on
         the BLAS threads training chose (see :mod:`neural_network.core.threads`).
 
-        ``x`` is a NumPy array and so is the result, whatever the model's device. The result
+        ``x`` is a NumPy array and so is the result, whatever the model's device; a
+        scipy.sparse ``x`` is read in CSR batches on the CPU, never densified. The result
         is finite or an error is raised: the arithmetic is the model's dtype (float32 by
         default), so inputs beyond its range, or weights so large that the products
         overflow, give no answer rather than NaN.
@@ -164,23 +166,27 @@ class Sequential:
     def _in_batches(self, x, batch_size: int, then) -> np.ndarray:
         """The forward pass (then ``then``) over ``x`` in batches on the model's device,
         with a NumPy result."""
-        x = self._check_batch(np.asarray(x))
-        if x.dtype.kind not in "biuf":
-            raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
-        if not np.isfinite(x).all():
-            raise ValueError("x holds NaN or infinite values")
+        sparse = is_sparse(x)
+        x = self._check_sparse(x) if sparse else self._check_batch(np.asarray(x))
+        if not sparse:
+            if x.dtype.kind not in "biuf":
+                raise ValueError(f"x must hold real numbers; got dtype {x.dtype}")
+            if not np.isfinite(x).all():
+                raise ValueError("x holds NaN or infinite values")
         xp = devices.array_module(self.device)
-        out = np.empty((len(x), self.n_classes), dtype=self.dtype)
+        n = x.shape[0]
+        out = np.empty((n, self.n_classes), dtype=self.dtype)
         with inference_threads() as chooser, np.errstate(over="ignore", invalid="ignore"):
-            for start in timed_batches(chooser, range(0, len(x), batch_size), batch_size, len(x)):
+            for start in timed_batches(chooser, range(0, n, batch_size), batch_size, n):
                 host_batch = x[start : start + batch_size].astype(self.dtype, copy=False)
-                if not np.isfinite(host_batch).all():
+                if not sparse and not np.isfinite(host_batch).all():
                     biggest = float(np.abs(x[start : start + batch_size]).max())
                     raise ValueError(
                         f"x holds values beyond the model's {self.dtype} (largest magnitude "
                         f"{biggest:.3g}; {self.dtype} holds up to {np.finfo(self.dtype).max:.3g})"
                     )
-                outputs = self.forward(xp.asarray(host_batch), training=False)
+                batch = host_batch if sparse else xp.asarray(host_batch)
+                outputs = self.forward(batch, training=False)
                 if then is not None:
                     outputs = then(outputs)
                 out[start : start + batch_size] = devices.to_host(outputs)
@@ -190,6 +196,18 @@ class Sequential:
     def predict(self, x: np.ndarray, *, batch_size: int = 2048) -> np.ndarray:
         """Predicted class ids (n_samples,); ``x`` and errors as for :meth:`predict_proba`."""
         return self.predict_proba(x, batch_size=batch_size).argmax(axis=1)
+
+    def _check_sparse(self, x):
+        """A scipy.sparse ``x`` as CSR rows in the model's dtype, for a CPU model."""
+        if self.device != "cpu":
+            raise ValueError(
+                f"sparse x is read on the CPU only; the model is on {self.device!r}: call "
+                "model.to('cpu'), or pass x.toarray()"
+            )
+        x = sparse_rows(x, self.dtype)
+        if x.shape[1] != self.n_features:
+            raise ValueError(f"x must have shape (n_samples, {self.n_features}); got {x.shape}")
+        return x
 
     def _check_batch(self, x: np.ndarray) -> np.ndarray:
         """``x`` if it is a batch of rows of ``n_features`` values, else a sentence that says

@@ -34,6 +34,7 @@ import numpy as np
 from ..checks import check_positive_int, is_finite_number
 from ..core.devices import copy_into
 from ..core.layers import Dropout
+from ..core.sparse import is_sparse
 from ..optim.optimizers import Optimizer
 from ..train.callbacks import Callback
 from ..train.run import TrainingRun
@@ -139,7 +140,10 @@ def _keyed(callbacks: Sequence[Callback]) -> dict[str, Callback]:
 def _fingerprint(arrays: Sequence[np.ndarray]) -> dict:
     crc = 0
     for array in arrays:
-        crc = zlib.crc32(np.ascontiguousarray(array).reshape(-1).view(np.uint8), crc)
+        # A sparse x (CSR, as fit keeps it) by its three arrays, never densified.
+        parts = (array.data, array.indices, array.indptr) if is_sparse(array) else (array,)
+        for part in parts:
+            crc = zlib.crc32(np.ascontiguousarray(part).reshape(-1).view(np.uint8), crc)
     return {"shapes": [list(np.shape(a)) for a in arrays], "crc32": crc}
 
 

@@ -6,8 +6,9 @@ three launches over the model's flat buffers, whatever its size:
 
 1. ``SQUARED_WEIGHT_NORM``: the L2 penalty ``0.5 * l2 * sum(W**2)`` (weights only);
 2. ``SQUARED_GRAD_NORM``: ``sum(g**2)`` of the penalised gradient ``g = dL/dW + l2 * W``;
-3. ``ADAM_UPDATE`` or ``SGD_UPDATE``: per element, the penalised gradient again, scaled by
-   the clipping factor computed from step 2's result *on the device*, then the update rule.
+3. ``ADAM_UPDATE``, ``SGD_UPDATE`` or ``NESTEROV_UPDATE``: per element, the penalised
+   gradient again, scaled by the clipping factor computed from step 2's result *on the
+   device*, then the update rule.
 
 The bodies are the equations of :mod:`neural_network.optim.reference` (and of
 :mod:`neural_network.optim.optimizers`, whose folded Adam constants ``step_size`` and
@@ -76,6 +77,14 @@ SGD_PARAMS = (
     "T w, T velocity",
 )
 
+# SGD with Nesterov's momentum: the same velocity, the step looks one velocity ahead.
+NESTEROV_UPDATE = """
+T scale = fmin(1.0, clip_norm / sqrt(sq_norm));
+T g = (grad + l2 * decay * w) * scale;
+velocity = momentum * velocity + g;
+w = w - lr * (g + momentum * velocity);
+"""
+
 
 def has_kernels(xp: ModuleType) -> bool:
     """True when ``xp`` can compile CUDA kernels (CuPy can; NumPy and stand-ins cannot)."""
@@ -87,7 +96,8 @@ _compiled: dict[tuple[int, str], Any] = {}
 
 def kernel(xp: ModuleType, name: str) -> Any:
     """The compiled kernel ``name`` (``"squared_weight_norm"``, ``"squared_grad_norm"``,
-    ``"adam_update"`` or ``"sgd_update"``); CuPy compiles it on first use and caches it."""
+    ``"adam_update"``, ``"sgd_update"`` or ``"nesterov_update"``); CuPy compiles it on first
+    use and caches it."""
     key = (id(xp), name)
     if key not in _compiled:
         if name == "squared_weight_norm":
@@ -98,6 +108,8 @@ def kernel(xp: ModuleType, name: str) -> Any:
             built = xp.ElementwiseKernel(*ADAM_PARAMS, ADAM_UPDATE, name, preamble=PREAMBLE)
         elif name == "sgd_update":
             built = xp.ElementwiseKernel(*SGD_PARAMS, SGD_UPDATE, name, preamble=PREAMBLE)
+        elif name == "nesterov_update":
+            built = xp.ElementwiseKernel(*SGD_PARAMS, NESTEROV_UPDATE, name, preamble=PREAMBLE)
         else:
             raise ValueError(f"Unknown kernel {name!r}")
         _compiled[key] = built

@@ -100,7 +100,8 @@ class DeviceStep:
                 *scalars, w, optimizer.m_sum, optimizer.v_sum,
             )  # fmt: skip
         else:
-            cuda_kernels.kernel(xp, "sgd_update")(
+            update = "nesterov_update" if optimizer.nesterov else "sgd_update"
+            cuda_kernels.kernel(xp, update)(
                 grad, decay, sq_norm, l2, clip_norm, optimizer.momentum, scalars[0],
                 w, optimizer.velocity,
             )  # fmt: skip

@@ -6,7 +6,7 @@ parameter by parameter, and a test holds the two equal to 1e-10 over 50 steps)::
     g = dL/dW + l2 * W                    coupled L2, on weights only (this is not AdamW)
     g = g * min(1, clip_norm / ||g||)     one norm over every gradient, not one per tensor
     SGD:   velocity = momentum * velocity + g
-           W -= lr * velocity
+           W -= lr * velocity                 (Nesterov: W -= lr * (g + momentum * velocity))
     Adam:  m = beta1 * m + (1 - beta1) * g
            v = beta2 * v + (1 - beta2) * g**2
            W -= lr * m_hat / (sqrt(v_hat) + eps),   m_hat = m / (1 - beta1**t)
@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-from ..checks import check_optional_real, check_real
+from ..checks import check_bool, check_optional_real, check_real
 from ..core.devices import copy_into, host_copy
 from ..core.losses import add_l2_grad, l2_penalty
 from ..core.parameters import FlatParameters, Parameter, flat_parameters_of
@@ -123,15 +123,37 @@ class SGD(Optimizer):
     """Stochastic gradient descent with (heavy-ball) momentum, as in PyTorch::
 
         velocity = momentum * velocity + g
-        W -= lr * velocity
+        W -= lr * velocity                          (nesterov=False)
+        W -= lr * (g + momentum * velocity)         (nesterov=True)
+
+    The Nesterov form is Sutskever et al.'s (2013,
+    https://proceedings.mlr.press/v28/sutskever13.html) look-ahead, written at the current
+    weights as PyTorch and scikit-learn write it.
+
+    scikit-learn (like Keras and Sutskever et al.) keeps the learning rate *inside* its velocity
+    ``v``: ``v = momentum * v - lr * g``, then ``W += v`` (Nesterov: ``W += momentum * v - lr *
+    g``). With a constant ``lr`` the two forms make the same steps (``v = -lr * velocity``).
+    They differ when ``lr`` changes: here the whole velocity moves at the new rate at once;
+    there the past steps keep the rate they were taken at. ``lr_in_velocity=True`` gives
+    scikit-learn's behaviour: when ``lr`` has changed since the last step, the velocity is
+    first multiplied by ``old_lr / new_lr``, which makes ``-lr * velocity`` equal to
+    scikit-learn's ``v`` again (one scalar product per change, nothing per step).
 
     Args:
         params: A model's parameters.
         lr: Learning rate.
         momentum: In ``[0, 1)``; 0 gives plain SGD.
+        nesterov: Nesterov's momentum instead of the heavy ball.
+        lr_in_velocity: Keep past steps at the rate they were taken at when ``lr`` changes
+            (scikit-learn's and Keras' velocity), see above.
         l2: Coupled L2 coefficient (see :class:`Optimizer`).
         clip_norm: Global gradient-norm bound, or ``None``.
     """
+
+    # Class defaults, which optimisers pickled before these options existed read back.
+    nesterov = False
+    lr_in_velocity = False
+    _velocity_lr: float | None = None
 
     def __init__(
         self,
@@ -139,19 +161,37 @@ class SGD(Optimizer):
         lr: float = 0.01,
         momentum: float = 0.9,
         *,
+        nesterov: bool = False,
+        lr_in_velocity: bool = False,
         l2: float = 0.0,
         clip_norm: float | None = None,
     ):
         super().__init__(params, lr, l2=l2, clip_norm=clip_norm)
         self.momentum = check_real("momentum", momentum, "[0, 1)")
+        self.nesterov = check_bool("nesterov", nesterov)
+        self.lr_in_velocity = check_bool("lr_in_velocity", lr_in_velocity)
         self.velocity = np.zeros_like(self.flat.values)
+        if self.lr_in_velocity:
+            self._velocity_lr = self.lr
+
+    def _prepare_step(self) -> None:
+        # Idempotent for one lr, so callers that prepare several steps ahead may repeat it.
+        if self.lr_in_velocity and self.lr != self._velocity_lr:
+            if self.momentum:
+                self.velocity *= self.velocity.dtype.type(self._velocity_lr / self.lr)
+            self._velocity_lr = self.lr
 
     def _update(self, tmp: np.ndarray, flush: bool) -> None:
         w, g, velocity = self.flat.values, self.flat.grads, self.velocity
         if self.momentum:
             velocity *= self.momentum
             velocity += g
-            g = velocity
+            if self.nesterov:
+                np.multiply(velocity, self.momentum, out=tmp)
+                tmp += g
+                g = tmp
+            else:
+                g = velocity
         np.multiply(g, self.lr, out=tmp)
         w -= tmp
         if flush:
@@ -159,14 +199,30 @@ class SGD(Optimizer):
             denormals.flush_tiny(velocity, denormals.MOMENT_BELOW, tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {**super().state_dict(), "velocity": host_copy(self.velocity)}
+        state = {**super().state_dict(), "velocity": host_copy(self.velocity)}
+        if self.lr_in_velocity:  # the rate the velocity is kept at
+            state["velocity_lr"] = np.array(self._velocity_lr, dtype=np.float64)
+        return state
+
+    def check_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        super().check_state_dict(state)
+        if "velocity_lr" in state and not float(state["velocity_lr"]) > 0:
+            raise ValueError(f"velocity_lr must be positive; got {float(state['velocity_lr'])}")
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         super().load_state_dict(state)
         copy_into(self.velocity, state["velocity"])
+        if self.lr_in_velocity:
+            self._velocity_lr = float(state["velocity_lr"])
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "momentum": self.momentum}
+        config = {**super().get_config(), "momentum": self.momentum}
+        # Only when set, so the settings of runs from before these options stay the same.
+        if self.nesterov:
+            config["nesterov"] = True
+        if self.lr_in_velocity:
+            config["lr_in_velocity"] = True
+        return config
 
 
 class Adam(Optimizer):

@@ -26,21 +26,46 @@ from ..core.parameters import Parameter
 
 
 class ReferenceSGD:
-    """SGD with heavy-ball momentum, one parameter array at a time::
+    """SGD with momentum, one parameter array at a time, in either of its two usual forms.
 
-    velocity = momentum * velocity + g
-    W = W - lr * velocity
+    PyTorch's (``lr_in_velocity=False``), the velocity a sum of gradients::
+
+        velocity = momentum * velocity + g
+        W = W - lr * velocity                        (Nesterov: W - lr * (g + momentum * velocity))
+
+    scikit-learn's, Keras' and Sutskever et al.'s (``lr_in_velocity=True``), the velocity a
+    sum of steps, each taken at the learning rate of its time::
+
+        v = momentum * v - lr * g
+        W = W + v                                    (Nesterov: W + momentum * v - lr * g)
     """
 
-    def __init__(self, params: Sequence[Parameter], lr: float, momentum: float = 0.9):
+    def __init__(
+        self,
+        params: Sequence[Parameter],
+        lr: float,
+        momentum: float = 0.9,
+        *,
+        nesterov: bool = False,
+        lr_in_velocity: bool = False,
+    ):
         self.params, self.lr, self.momentum = list(params), lr, momentum
+        self.nesterov, self.lr_in_velocity = nesterov, lr_in_velocity
         self.velocity = [np.zeros_like(p.value) for p in self.params]
 
     def apply(self) -> None:
         """Update every parameter from its (already penalised and clipped) gradient."""
+        momentum, lr = self.momentum, self.lr
         for p, velocity in zip(self.params, self.velocity, strict=True):
-            velocity[...] = self.momentum * velocity + p.grad
-            p.value[...] = p.value - self.lr * velocity
+            g = p.grad
+            if self.lr_in_velocity:
+                velocity[...] = momentum * velocity - lr * g
+                step = momentum * velocity - lr * g if self.nesterov else velocity
+                p.value[...] = p.value + step
+            else:
+                velocity[...] = momentum * velocity + g
+                direction = g + momentum * velocity if self.nesterov else velocity
+                p.value[...] = p.value - lr * direction
 
 
 class ReferenceAdam:

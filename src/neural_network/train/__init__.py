@@ -10,6 +10,7 @@ from .callbacks import (
     TimeBudget,
 )
 from .history import History
+from .lbfgs import LBFGSResult, train_lbfgs
 from .loop import TrainingDivergedError, evaluate, fit
 from .run import TrainingRun
 
@@ -18,6 +19,7 @@ __all__ = [
     "Callback",
     "EarlyStopping",
     "History",
+    "LBFGSResult",
     "LRSchedule",
     "MaxNorm",
     "ProgressBar",
@@ -26,4 +28,5 @@ __all__ = [
     "TrainingRun",
     "evaluate",
     "fit",
+    "train_lbfgs",
 ]

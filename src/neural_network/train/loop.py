@@ -26,8 +26,10 @@ import numpy as np
 
 from ..checks import check_positive_int
 from ..core.devices import array_module
+from ..core.layers import Dense
 from ..core.losses import SoftmaxCrossEntropy
 from ..core.model import Sequential
+from ..core.sparse import is_sparse, mean_absolute_value, sparse_rows
 from ..core.threads import ThreadChooser, ThreadsSetting, inference_threads, timed_batches
 from ..optim.device_step import move_optimizer_state
 from ..optim.optimizers import Optimizer
@@ -62,22 +64,26 @@ def check_dataset(
             targets the loss does not take.
     """
     loss = SoftmaxCrossEntropy if loss is None else loss
-    x = np.asarray(x)
+    sparse = is_sparse(x)
+    x = _check_sparse_input(model, x, what) if sparse else np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"{what} must be 2-D (n_samples, n_features); got shape {x.shape}")
     if x.shape[1] != model.n_features:
         raise ValueError(
             f"{what} has {x.shape[1]} features but the model expects {model.n_features}"
         )
-    if np.shape(labels)[:1] != (len(x),):
+    if np.shape(labels)[:1] != (x.shape[0],):
         raise ValueError(
-            f"labels must have one entry per row of {what} ({len(x)}); got shape {np.shape(labels)}"
+            f"labels must have one entry per row of {what} ({x.shape[0]}); got shape "
+            f"{np.shape(labels)}"
         )
-    if len(x) == 0:
+    if x.shape[0] == 0:
         raise ValueError(f"{what} holds no samples")
     labels = loss.check_targets(labels, model.n_classes)
     if not loss.classifies:
         labels = _in_dtype(labels, model.dtype, "targets")
+    if sparse:
+        return x, labels  # CSR rows in the model's dtype, checked finite
     if x.dtype.kind in "biuf" and not np.isfinite(x).all():
         raise ValueError(f"{what} holds NaN or infinite values")
     x = _in_dtype(x, model.dtype, what)
@@ -101,6 +107,22 @@ def _in_dtype(values: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
                 f"{np.finfo(dtype).max:.3g}); scale them down first"
             )
     return converted
+
+
+def _check_sparse_input(model: Sequential, x, what: str):
+    """A scipy.sparse ``x`` as CSR rows in the model's dtype: only the first layer sees it,
+    and only a ``Dense`` one multiplies it without densifying (on the CPU)."""
+    if not isinstance(model.layers[0], Dense):
+        raise ValueError(
+            f"sparse {what} needs a model whose first layer is Dense; it is "
+            f"{type(model.layers[0]).__name__}: pass {what}.toarray()"
+        )
+    if model.device != "cpu":
+        raise ValueError(
+            f"sparse {what} trains on the CPU only; the model is on {model.device!r}: call "
+            f"model.to('cpu'), or pass {what}.toarray()"
+        )
+    return sparse_rows(x, model.dtype, what=what)
 
 
 def check_sample_weight(sample_weight, n_samples: int, *, what: str = "sample_weight"):
@@ -169,9 +191,10 @@ def _evaluate(
     model, x, labels, batch_size: int, chooser: ThreadChooser, loss, sample_weight
 ) -> tuple[float, float | None]:
     loss = SoftmaxCrossEntropy if loss is None else loss
-    weights = np.ones(len(x)) if sample_weight is None else np.asarray(sample_weight, float)
+    n = x.shape[0]
+    weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
     total_loss = correct = 0.0
-    for start in timed_batches(chooser, range(0, len(x), batch_size), batch_size, len(x)):
+    for start in timed_batches(chooser, range(0, n, batch_size), batch_size, n):
         x_batch = x[start : start + batch_size].astype(model.dtype, copy=False)
         batch_labels = labels[start : start + batch_size]
         batch_weights = weights[start : start + batch_size]
@@ -256,7 +279,7 @@ def fit(
             raise TypeError(f"callbacks must be Callback instances; got {type(callback).__name__}")
     loss = SoftmaxCrossEntropy() if loss is None else loss
     x, labels = check_dataset(model, x, labels, loss=loss)
-    sample_weight = check_sample_weight(sample_weight, len(x))
+    sample_weight = check_sample_weight(sample_weight, x.shape[0])
     if sample_weight is not None and not sample_weight.all():
         kept = np.flatnonzero(sample_weight)
         x, labels, sample_weight = x[kept], labels[kept], sample_weight[kept]
@@ -301,7 +324,7 @@ def _check_validation_data(model: Sequential, validation_data, loss) -> tuple:
     x_val, labels_val = check_dataset(model, *validation_data[:2], what="validation x", loss=loss)
     if len(validation_data) == 2:
         return x_val, labels_val
-    weights = check_sample_weight(validation_data[2], len(x_val), what="validation weights")
+    weights = check_sample_weight(validation_data[2], x_val.shape[0], what="validation weights")
     return x_val, labels_val, weights
 
 
@@ -314,8 +337,11 @@ def _warn_if_unscaled(x: np.ndarray) -> None:
     The mean absolute value decides, not the largest: standardised features can have a
     few huge values (a pixel that is almost always 0), raw pixels are large on average.
     """
-    sample = x[:: max(1, len(x) // 1024)]  # about 1024 rows: no copy of the whole set
-    size = float(np.abs(sample).mean(dtype=np.float64))
+    sample = x[:: max(1, x.shape[0] // 1024)]  # about 1024 rows: no copy of the whole set
+    if is_sparse(sample):
+        size = mean_absolute_value(sample)
+    else:
+        size = float(np.abs(sample).mean(dtype=np.float64))
     if size > UNSCALED_MEAN:
         warnings.warn(
             f"x looks unscaled: its values are {size:.3g} on average, far outside [0, 1]; "
@@ -353,7 +379,7 @@ def _train(run: TrainingRun) -> None:
     if run.model.device != "cpu":
         return train_on_device(run)
     model, optimizer, flat, chooser = run.model, run.optimizer, run.model.flat, run.threads
-    x, labels, n_samples = run.x, run.labels, len(run.x)
+    x, labels, n_samples = run.x, run.labels, run.x.shape[0]
     criterion, weights = run.loss, run.sample_weight
     batch_hooks = _overriding(run.callbacks, "on_batch_begin")
     step_hooks = _overriding(run.callbacks, "on_step_end")
@@ -361,7 +387,11 @@ def _train(run: TrainingRun) -> None:
     last_finite = flat.values.copy()
     # One batch buffer, filled by a gather per step: batches stay contiguous without a second
     # shuffled copy of the whole training set.
-    x_batch_buffer = np.empty((min(run.batch_size, n_samples), x.shape[1]), dtype=x.dtype)
+    # A sparse x is gathered as CSR rows instead (a sparse batch, never a dense one).
+    sparse = is_sparse(x)
+    x_batch_buffer = (
+        None if sparse else np.empty((min(run.batch_size, n_samples), x.shape[1]), dtype=x.dtype)
+    )
     updated = False  # whether a step has changed the weights given
 
     while not run.stop_training and len(run.history) < run.epochs:
@@ -376,7 +406,10 @@ def _train(run: TrainingRun) -> None:
         for step, batch in enumerate(minibatches(n_samples, run.batch_size, run.rng), start=1):
             chooser.before_step()
             step_started = time.perf_counter()
-            x_batch = np.take(x, batch, axis=0, out=x_batch_buffer[: len(batch)])
+            if sparse:
+                x_batch = x[batch]
+            else:
+                x_batch = np.take(x, batch, axis=0, out=x_batch_buffer[: len(batch)])
             for callback in batch_hooks:
                 x_batch = callback.on_batch_begin(x_batch, run)
             y_batch = labels[batch]
@@ -418,7 +451,7 @@ def _record_epoch(
     run: TrainingRun, seconds: float, loss_sum: float, norm_sum: float, correct: int, steps: int
 ) -> None:
     history = run.history
-    total = len(run.x) if run.sample_weight is None else float(run.sample_weight.sum())
+    total = run.x.shape[0] if run.sample_weight is None else float(run.sample_weight.sum())
     history.epoch_time.append(seconds)
     history.epoch.append(run.epoch)
     history.train_loss.append(float(loss_sum / total))
