@@ -2,6 +2,9 @@
 lost fewer and fewer tries, follows load that comes and goes, pins on request, and hands the
 caller's BLAS setting back."""
 
+import re
+import threading
+
 import numpy as np
 import pytest
 from threadpoolctl import ThreadpoolController
@@ -12,6 +15,7 @@ from neural_network.core.layers import Layer
 from neural_network.core.model import Sequential
 from neural_network.core.threads import (
     MAX_BACKOFF,
+    MAX_THREADS,
     ThreadChooser,
     blas_thread_limit,
     candidate_counts,
@@ -40,10 +44,29 @@ def test_valid_settings(value):
     assert check_threads(value) == (value if value == "auto" else int(value))
 
 
-@pytest.mark.parametrize("value", [0, -1, True, 1.5, "many", "", None, "0"])
+@pytest.mark.parametrize("value", [np.int64(2), np.uint8(3), "0012"])
+def test_integers_of_any_integer_type_are_settings(value):
+    assert check_threads(value) == int(value) and type(check_threads(value)) is int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [0, -1, True, np.True_, 1.5, "many", "", None, "0", "²", "-2", " 2", 10**30, str(10**30),
+     MAX_THREADS + 1, np.int64(-3)],
+)  # fmt: skip
 def test_invalid_settings_name_the_argument(value):
-    with pytest.raises(ValueError, match="threads must be 'auto' or a positive integer"):
+    message = f"threads must be 'auto' or a positive integer up to {MAX_THREADS}; got "
+    with pytest.raises(ValueError, match=re.escape(message + repr(value))):
         check_threads(value)
+
+
+def test_a_huge_count_is_refused_before_it_reaches_the_blas_library(rng):
+    model = build_mlp(8, [4], 3, rng=rng)
+    x, labels = rng.normal(size=(10, 8)).astype(np.float32), rng.integers(0, 3, 10)
+    with pytest.raises(ValueError, match="threads must be"):
+        fit(model, x, labels, optimizer=Adam(model.flat), epochs=1, threads=10**30)
+    with pytest.raises(ValueError, match="threads must be"):
+        evaluate(model, x, labels, threads=10**30)
 
 
 @pytest.mark.parametrize(
@@ -212,6 +235,42 @@ def test_auto_tries_no_more_threads_than_the_blas_library_allows():
     with ThreadpoolController().limit(limits=1, user_api="blas"):
         assert blas_thread_limit() == 1
         assert ThreadChooser("auto").candidates == [1]
+
+
+def test_runs_that_overlap_in_two_threads_hand_back_the_callers_setting():
+    """Run A (one thread) starts, B starts in another thread while A has set its count, A
+    ends, then B ends: the caller's count comes back, and later "auto" runs may use it all."""
+    entered, a_done = threading.Event(), threading.Event()
+    seen = {}
+
+    def run_b():
+        entered.wait()
+        with ThreadChooser("auto") as chooser:
+            seen["b_limit"] = max(chooser.candidates)
+            a_done.set()
+            for _ in range(40):
+                chooser.before_step()
+                chooser.after_step(0.01)
+
+    with ThreadpoolController().limit(limits=2, user_api="blas"):
+        b = threading.Thread(target=run_b)
+        b.start()
+        with ThreadChooser(1) as chooser:
+            chooser.before_step()
+            entered.set()
+            a_done.wait()
+        b.join()
+        assert blas_threads_now() == 2
+        assert blas_thread_limit() == 2
+        assert max(ThreadChooser("auto").candidates) == min(2, threads.available_cores())
+        # The same in one thread, with lifetimes that overlap without nesting.
+        first = ThreadChooser(1).__enter__()
+        second = ThreadChooser("auto").__enter__()
+        assert max(second.candidates) == min(2, threads.available_cores())
+        first.__exit__(None, None, None)
+        second.__exit__(None, None, None)
+        assert blas_threads_now() == 2
+    assert seen["b_limit"] == 1  # B followed A's count, which it could not change
 
 
 class BlasProbe(Layer):

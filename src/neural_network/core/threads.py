@@ -17,8 +17,10 @@ are set through threadpoolctl, and the caller's setting comes back when a choose
 from __future__ import annotations
 
 import contextlib
+import numbers
 import os
 import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -55,6 +57,18 @@ _controller: ThreadpoolController | None = None
 _latest_choice: int | None = None
 # The choosers in use (innermost last): inference inside a training run follows its count.
 _active: list[ThreadChooser] = []
+# The BLAS count is one per process. The thread whose choosers set it (the first to enter
+# one while none was in use), and the count the BLAS had then: the caller's setting, which
+# "auto" tries no more than and which comes back when that thread's last chooser is done.
+# Choosers entered meanwhile in other threads run with its count and change nothing, so
+# that overlapping runs cannot hand each other's temporary counts back as the setting.
+_owner: threading.Thread | None = None
+_outer_limit: int | None = None
+_outer_limiter = None
+_lock = threading.RLock()
+# More threads than any machine this runs on has: a larger count is surely a mistake (and
+# does not fit the BLAS library's C int).
+MAX_THREADS = 4096
 
 
 def _blas() -> ThreadpoolController:
@@ -79,14 +93,20 @@ def blas_thread_limit() -> int:
 
 
 def check_threads(threads: object) -> ThreadsSetting:
-    """``"auto"`` or a positive integer, else a ValueError naming the value given."""
+    """``"auto"`` or an integer from 1 to ``MAX_THREADS`` (a NumPy integer, or a string of
+    ASCII digits as a command line gives), else a ValueError naming the value given."""
     if isinstance(threads, str) and threads == "auto":
         return "auto"
-    if isinstance(threads, int) and not isinstance(threads, bool) and threads >= 1:
-        return threads
-    if isinstance(threads, str) and threads.isdigit() and int(threads) >= 1:
-        return int(threads)
-    raise ValueError(f"threads must be 'auto' or a positive integer; got {threads!r}")
+    count = None
+    if isinstance(threads, numbers.Integral) and not isinstance(threads, bool):
+        count = int(threads)  # np.bool_ is not Integral
+    elif isinstance(threads, str) and threads.isascii() and threads.isdigit():
+        count = int(threads)
+    if count is None or not 1 <= count <= MAX_THREADS:
+        raise ValueError(
+            f"threads must be 'auto' or a positive integer up to {MAX_THREADS}; got {threads!r}"
+        )
+    return count
 
 
 def candidate_counts(cores: int) -> list[int]:
@@ -97,6 +117,15 @@ def candidate_counts(cores: int) -> list[int]:
         counts.append(count)
         count *= 2
     return [*counts, cores]
+
+
+def _callers_limit() -> int:
+    """:func:`blas_thread_limit` as the caller set it: while choosers run, the count from
+    before the first of them, not one they set."""
+    with _lock:
+        if _active and _outer_limit is not None:
+            return _outer_limit
+        return blas_thread_limit()
 
 
 def set_blas_threads(count: int) -> None:
@@ -121,7 +150,7 @@ class ThreadChooser:
     def __init__(self, threads: ThreadsSetting = "auto", *, cores: int | None = None):
         self.setting = check_threads(threads)
         if self.setting == "auto":
-            limit = cores or min(available_cores(), blas_thread_limit())
+            limit = cores or min(available_cores(), _callers_limit())
             self.candidates = candidate_counts(limit)
             start = _latest_choice if _latest_choice in self.candidates else self.candidates[-1]
         else:
@@ -143,28 +172,54 @@ class ThreadChooser:
         self._run_total, self._run_steps = 0.0, 0
         self._replaced: tuple[int, float] | None = None
         self._applied: int | None = None
-        self._limiter = None
+        self._controls = True
 
     @property
     def automatic(self) -> bool:
         return len(self.candidates) > 1
 
     def __enter__(self) -> ThreadChooser:
-        global _latest_choice
-        if not self.automatic:
-            _latest_choice = self.threads
-        # Entered, so that threadpoolctl lets other threads set limits again after the exit.
-        self._limiter = _blas().limit(limits=self.threads).__enter__()
-        self._applied = self.threads
-        _active.append(self)
+        global _latest_choice, _owner, _outer_limit, _outer_limiter
+        with _lock:
+            this_thread = threading.current_thread()
+            if _owner is not None and _owner is not this_thread and _owner.is_alive():
+                # Another thread's run sets the count: follow it, set nothing.
+                self._controls = False
+                self.candidates = [blas_thread_limit()]
+                self.threads = self._applied = self.candidates[0]
+                _active.append(self)
+                return self
+            self._controls = True
+            if not self.automatic:
+                _latest_choice = self.threads
+            if _owner is not this_thread:
+                _owner, _outer_limit = this_thread, blas_thread_limit()
+                # Entered, so that threadpoolctl lets other threads set limits after the
+                # exit; its exit gives the caller's setting back.
+                _outer_limiter = _blas().limit(limits=self.threads).__enter__()
+            else:
+                set_blas_threads(self.threads)
+            self._applied = self.threads
+            _active.append(self)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self in _active:
+        global _owner, _outer_limiter
+        with _lock:
+            if self not in _active:
+                return
             _active.remove(self)
-        if self._limiter is not None:
-            self._limiter.__exit__(None, None, None)
-            self._limiter = self._applied = None
+            self._applied = None
+            if not self._controls:
+                return
+            still_running = [chooser for chooser in _active if chooser._controls]
+            if still_running:  # the latest one still in use goes on with its count
+                count = still_running[-1]._applied
+                if count is not None:
+                    set_blas_threads(count)
+            elif _outer_limiter is not None:
+                _outer_limiter.__exit__(None, None, None)
+                _outer_limiter, _owner = None, None
 
     def begin_epoch(self) -> None:
         """Forget the last epoch's steps; time again the counts whose wait is over."""
@@ -174,7 +229,7 @@ class ThreadChooser:
     def before_step(self) -> int:
         """Set and return the thread count for the coming step."""
         count = self._queue[0] if self._queue else self.threads
-        if count != self._applied:
+        if count != self._applied and self._controls:
             set_blas_threads(count)
             self._applied = count
         return count

@@ -22,7 +22,7 @@ import numpy as np
 from ...checks import check_non_negative_int, check_positive_int, check_real
 from ...core.activations import ACTIVATIONS
 from ...core.devices import DEVICES
-from ...core.threads import check_threads
+from ...core.threads import MAX_THREADS, check_threads
 from ...data.files import open_regular_file
 from ..classic import DEFAULT_ARCHITECTURE, NeuralNetwork, check_dropout_keep
 from .datasets import DATASETS
@@ -85,7 +85,9 @@ def thread_count(value: Any) -> int | str:
     try:
         return check_threads(value)
     except ValueError:
-        raise ValueError(f"expected 'auto' or a positive integer; got {value!r}") from None
+        raise ValueError(
+            f"expected 'auto' or a positive integer up to {MAX_THREADS}; got {value!r}"
+        ) from None
 
 
 def text(value: Any) -> str:
