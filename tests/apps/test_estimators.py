@@ -138,6 +138,33 @@ def test_early_stopping_restores_best_epoch(rng):
     assert clf.best_validation_score_ == clf.validation_scores_[clf.best_epoch_ - 1]
 
 
+def test_early_stopping_with_min_delta_keeps_the_lowest_validation_loss(rng):
+    # min_delta only decides when to stop: the weights kept are the best epoch's.
+    x = rng.normal(size=(200, 5))
+    y = (x[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
+    clf = MLPClassifier(
+        hidden_layer_sizes=(16,),
+        optimizer="sgd",
+        lr=0.01,
+        epochs=200,
+        early_stopping=True,
+        patience=5,
+        min_delta=0.05,
+        random_state=0,
+    ).fit(x, y)
+    assert clf.best_epoch_ > 1
+    assert clf.val_loss_curve_[clf.best_epoch_ - 1] == min(clf.val_loss_curve_)
+
+
+def test_finite_inputs_beyond_float32_are_named_without_blaming_nan():
+    x = np.array([[0.0], [1.0], [5e38], [2.0]])
+    y = np.array([0, 1, 0, 1])
+    MLPClassifier(hidden_layer_sizes=(2,), epochs=1).fit(x, y)  # scaled in float64: fine
+    with pytest.raises(ValueError, match="beyond float32's range") as caught:
+        MLPClassifier(hidden_layer_sizes=(2,), epochs=1, scale_inputs=False).fit(x, y)
+    assert "NaN" not in str(caught.value)
+
+
 def test_partial_fit_continues_one_epoch_per_call(rng):
     x, y = rng.normal(size=(40, 3)), rng.choice(["a", "b", "c"], 40)
     clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)

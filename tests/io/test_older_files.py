@@ -127,4 +127,7 @@ def test_version_1_model_files_load_and_predict_the_same(name, kind):
     else:
         assert isinstance(model, Sequential)
         probs = model.predict_proba(x)
-    np.testing.assert_array_equal(probs, np.array(predictions[name], dtype=probs.dtype))
+    # A stored reference: float32 rounding (the BLAS kernel, the scaler's arithmetic) may
+    # move the last bits, nothing more.
+    expected = np.array(predictions[name], dtype=probs.dtype)
+    np.testing.assert_allclose(probs, expected, rtol=1e-5, atol=1e-6)

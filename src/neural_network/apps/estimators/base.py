@@ -269,6 +269,12 @@ class BaseMLP(BaseEstimator):
     def _scale(self, X: np.ndarray) -> np.ndarray:
         if self.scaler_ is not None:
             return self.scaler_.transform(X)
+        limit = np.finfo(self.model_.dtype).max
+        if X.dtype.itemsize > self.model_.dtype.itemsize and (np.abs(X) > limit).any():
+            raise ValueError(
+                f"X holds finite values beyond {self.model_.dtype}'s range ({limit:.3g}); "
+                'scale them, or use scale_inputs=True or dtype="float64"'
+            )
         return np.ascontiguousarray(X, dtype=self.model_.dtype)
 
     def _split_validation(self, x, targets, weights, settings: dict):
