@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -77,6 +79,28 @@ class _Shifted:
 
     def __call__(self, epoch: int) -> float:
         return self.schedule(max(epoch - self.start, 0))
+
+
+# The estimators (by id) being fitted now, so that a second fit of one estimator from another
+# thread is refused instead of mixing two runs in one set of weights.
+_FITTING: set[int] = set()
+_FITTING_LOCK = threading.Lock()
+
+
+@contextmanager
+def _one_fit_at_a_time(estimator):
+    with _FITTING_LOCK:
+        if id(estimator) in _FITTING:
+            raise RuntimeError(
+                f"this {type(estimator).__name__} is already being fitted in another thread; "
+                "fit a clone (sklearn.base.clone) to train two at once"
+            )
+        _FITTING.add(id(estimator))
+    try:
+        yield
+    finally:
+        with _FITTING_LOCK:
+            _FITTING.discard(id(estimator))
 
 
 class BaseMLP(BaseEstimator):
@@ -154,7 +178,15 @@ class BaseMLP(BaseEstimator):
         }
 
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
-        """``fit`` (``incremental=False``) and ``partial_fit`` (one epoch)."""
+        """``fit`` (``incremental=False``) and ``partial_fit`` (one epoch), one at a time.
+
+        Raises:
+            RuntimeError: if another thread is fitting this estimator now.
+        """
+        with _one_fit_at_a_time(self):
+            return self._fit_now(X, y, sample_weight, incremental=incremental, classes=classes)
+
+    def _fit_now(self, X, y, sample_weight, *, incremental: bool, classes=None):
         settings = self._check_params()
         continuing = hasattr(self, "model_") and (incremental or settings["warm_start"])
         X, y = validate_data(
@@ -241,6 +273,7 @@ class BaseMLP(BaseEstimator):
         """Refuse a warm start or ``partial_fit`` the fitted network cannot continue."""
         params = self.get_params()
         check_architecture(self.model_, params, self.n_features_in_, self._n_outputs)
+        self._check_fitted_preprocessing()
         # The validation curves cover every epoch or none (model files hold them so).
         validated = bool(self.history_.val_loss)
         if len(self.history_) and validated != settings["early_stopping"]:
@@ -250,6 +283,17 @@ class BaseMLP(BaseEstimator):
             )
         if not hasattr(self, "_early_stopping"):  # loaded from a file: no memory of the best
             self._early_stopping = None
+
+    def _check_fitted_preprocessing(self) -> None:
+        """Refuse parameters changed since the fit that no longer describe the fitted
+        preprocessing: a warm start would ignore them, and a saved file would be read back
+        with preprocessing the network was not trained with."""
+        fitted = self.scaler_ is not None
+        if bool(self.scale_inputs) != fitted:
+            raise ValueError(
+                f"scale_inputs={self.scale_inputs!r} but the network was fitted with "
+                f"scale_inputs={fitted}; set it back, or fit afresh with warm_start=False"
+            )
 
     def _make_optimizer(self, model: Sequential, settings: dict) -> Optimizer:
         return get_optimizer(self.optimizer)(

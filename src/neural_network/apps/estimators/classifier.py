@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -23,6 +24,14 @@ _CLASS_DTYPE_KINDS = "biufUO"
 def _check_class_labels(classes: np.ndarray) -> np.ndarray:
     """Refuse labels that a model file cannot store: only booleans, integers, floats and
     strings are kept (datetime64 labels, say, would fit and then fail to save)."""
+    if classes.size == 0:
+        raise ValueError("classes is empty; pass every label that will ever appear")
+    if classes.dtype.kind == "f" and np.isnan(classes).any():
+        raise ValueError(f"classes holds NaN ({classes!r}); class labels must be comparable")
+    if classes.dtype.kind == "O" and any(
+        isinstance(label, float) and math.isnan(label) for label in classes.tolist()
+    ):
+        raise ValueError(f"classes holds NaN ({classes!r}); class labels must be comparable")
     storable = (bool, int, float, str, np.bool_, np.integer, np.floating, np.str_)
     if classes.dtype.kind not in "biufUO" or not all(
         isinstance(label, storable) for label in classes.tolist()

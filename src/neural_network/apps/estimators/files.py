@@ -56,6 +56,7 @@ def save_estimator(
     """Write a fitted estimator to ``path``, with its kind's own ``config`` and ``arrays``."""
     params = {key: _json_param(value) for key, value in estimator.get_params().items()}
     check_architecture(estimator.model_, params, estimator.n_features_in_, estimator._n_outputs)
+    estimator._check_fitted_preprocessing()
     feature_names = getattr(estimator, "feature_names_in_", None)
     common = {
         "params": params,

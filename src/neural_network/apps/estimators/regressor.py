@@ -233,6 +233,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _n_outputs(self) -> int:
         return self.n_outputs_
 
+    def _check_fitted_preprocessing(self) -> None:
+        super()._check_fitted_preprocessing()
+        fitted = self.target_mean_ is not None
+        if bool(self.standardize_targets) != fitted:
+            raise ValueError(
+                f"standardize_targets={self.standardize_targets!r} but the network was fitted "
+                f"with standardize_targets={fitted}; set it back, or fit afresh with "
+                "warm_start=False"
+            )
+
     def _make_loss(self, settings: dict) -> HalfSquaredError:
         if self.loss == "huber":
             return Huber(settings["huber_delta"])
@@ -245,9 +255,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             self.n_outputs_, self._target_1d = targets.shape[1], y.ndim == 1
             self.target_mean_ = self.target_scale_ = None
             if self.standardize_targets:
-                mean = np.average(targets, axis=0, weights=sample_weight)
-                std = np.sqrt(np.average((targets - mean) ** 2, axis=0, weights=sample_weight))
-                self.target_mean_, self.target_scale_ = mean, np.where(std > 0, std, 1.0)
+                self.target_mean_, self.target_scale_ = _mean_and_std(targets, sample_weight)
         elif targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} outputs but the regressor was fitted on "
@@ -255,6 +263,12 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             )
         if self.target_mean_ is not None:
             targets = (targets - self.target_mean_) / self.target_scale_
+        limit = np.finfo(np.dtype(self.dtype)).max  # dtype was checked by _check_params
+        if (np.abs(targets) > limit).any():
+            raise ValueError(
+                f"y holds finite values beyond {self.dtype}'s range ({limit:.3g}) that the "
+                "network cannot train on; use standardize_targets=True or rescale y"
+            )
         return targets
 
     def _initialize(self, X, rng, settings) -> None:
@@ -266,3 +280,15 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def _validation_scores(self) -> list[float]:
         return list(self._validation_r2)
+
+
+def _mean_and_std(targets: np.ndarray, weights) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's (weighted) mean and standard deviation, without overflow for targets
+    as large as float64 holds: the columns are divided by their largest magnitude first, so
+    neither statistic can exceed it. A constant column gets a scale of 1."""
+    peak = np.abs(targets).max(axis=0)
+    peak = np.where(peak > 0, peak, 1.0)
+    unit = targets / peak
+    mean = np.average(unit, axis=0, weights=weights)
+    std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=weights))
+    return mean * peak, np.where(std > 0, std * peak, 1.0)
