@@ -32,7 +32,7 @@ def test_regressor_standardises_targets_near_1e160_without_overflow(rng):
     # Standardised, 1e160 * y trains on the same numbers as y: the same fit, scaled.
     x = rng.normal(size=(60, 2))
     y = 1.0 + 0.5 * x[:, 0]
-    params = {"hidden_layer_sizes": (8,), "epochs": 5, "random_state": 0, "dtype": "float64"}
+    params = {"hidden_layer_sizes": (8,), "max_iter": 5, "random_state": 0, "dtype": "float64"}
     small = MLPRegressor(**params).fit(x, y)
     huge = MLPRegressor(**params).fit(x, 1e160 * y)
     np.testing.assert_allclose(huge.target_scale_, 1e160 * small.target_scale_, rtol=1e-12)
@@ -44,7 +44,7 @@ def test_regressor_standardises_targets_near_1e160_without_overflow(rng):
 def test_regressor_without_standardising_refuses_targets_beyond_its_dtype(rng):
     x = rng.normal(size=(4, 2))
     with pytest.raises(ValueError, match="beyond float32's range"):
-        MLPRegressor(epochs=1, standardize_targets=False).fit(x, np.full(4, 1e160))
+        MLPRegressor(max_iter=1, standardize_targets=False).fit(x, np.full(4, 1e160))
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_preprocessing_changed_after_fit_is_refused_by_save_and_warm_start(
 ):
     x = 10 + 5 * rng.normal(size=(40, 3))
     y = rng.integers(0, 2, 40) if estimator is MLPClassifier else 100 + 10 * x[:, 0]
-    fitted = estimator(hidden_layer_sizes=(4,), epochs=2, random_state=0).fit(x, y)
+    fitted = estimator(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(x, y)
     fitted.set_params(**{param: False})
     with pytest.raises(ValueError, match=f"fitted with {param}=True"):
         fitted.save(tmp_path / "model.npz")
@@ -76,7 +76,7 @@ def test_preprocessing_changed_after_fit_is_refused_by_save_and_warm_start(
 
 def test_a_second_fit_of_one_estimator_from_another_thread_is_refused(rng, monkeypatch):
     x, y = rng.normal(size=(30, 3)), rng.integers(0, 2, 30)
-    clf = MLPClassifier(hidden_layer_sizes=(4,), epochs=2, random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
     inside, release = threading.Event(), threading.Event()
     original = base.BaseMLP._fit_now
 
@@ -95,7 +95,7 @@ def test_a_second_fit_of_one_estimator_from_another_thread_is_refused(rng, monke
         with pytest.raises(RuntimeError, match="already being fitted"):
             clf.partial_fit(x, y, classes=[0, 1])
         # Another estimator trains meanwhile.
-        MLPClassifier(hidden_layer_sizes=(4,), epochs=1).fit(x, y)
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(x, y)
     finally:
         release.set()
         first.join(30)

@@ -69,7 +69,7 @@ def test_import_does_not_import_sklearn():
 def test_fitted_attributes_and_string_labels(rng):
     x = rng.normal(size=(60, 4))
     y = np.where(x[:, 0] > 0, "pos", "neg")
-    clf = MLPClassifier(hidden_layer_sizes=(8,), epochs=5, random_state=0).fit(x, y)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(x, y)
     assert list(clf.classes_) == ["neg", "pos"]
     assert clf.n_features_in_ == 4
     assert isinstance(clf.model_, Sequential)
@@ -83,8 +83,8 @@ def test_fitted_attributes_and_string_labels(rng):
 
 def test_same_seed_gives_identical_fits(rng):
     x, y = rng.normal(size=(50, 3)), rng.integers(0, 3, 50)
-    a = MLPClassifier(hidden_layer_sizes=(8,), epochs=3, dropout=0.2, random_state=7).fit(x, y)
-    b = MLPClassifier(hidden_layer_sizes=(8,), epochs=3, dropout=0.2, random_state=7).fit(x, y)
+    a = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, dropout=0.2, random_state=7).fit(x, y)
+    b = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, dropout=0.2, random_state=7).fit(x, y)
     np.testing.assert_array_equal(a.model_.flat.values, b.model_.flat.values)
     assert a.loss_curve_ == b.loss_curve_
 
@@ -95,10 +95,17 @@ def test_same_seed_gives_identical_fits(rng):
         ({"hidden_layer_sizes": (8, 0)}, "hidden_layer_sizes"),
         ({"hidden_layer_sizes": "8"}, "hidden_layer_sizes"),
         ({"activation": "swish"}, "activation"),
-        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"solver": "rmsprop"}, "solver"),
+        ({"solver": "sgd"}, "nesterovs_momentum"),
+        ({"learning_rate": "optimal"}, "learning_rate"),
+        ({"learning_rate": "adaptive", "schedule": "step"}, "choose one"),
+        ({"batch_size": "big"}, "batch_size"),
+        ({"n_iter_no_change": 0}, "n_iter_no_change"),
+        ({"tol": -1.0}, "tol"),
+        ({"momentum": 1.5}, "momentum"),
         ({"schedule": "exp"}, "schedule"),
-        ({"lr": 0.0}, "lr"),
-        ({"epochs": 2.5}, "epochs"),
+        ({"learning_rate_init": 0.0}, "learning_rate_init"),
+        ({"max_iter": 2.5}, "max_iter"),
         ({"dropout": 1.0}, "dropout"),
         ({"clip_norm": -1.0}, "clip_norm"),
         ({"validation_fraction": 1.0}, "validation_fraction"),
@@ -121,14 +128,20 @@ def test_invalid_parameters_are_rejected_in_fit(params, message):
 )
 def test_non_classification_targets_are_rejected(y):
     with pytest.raises(ValueError):
-        MLPClassifier(epochs=1).fit(np.zeros((8, 2)), y)
+        MLPClassifier(max_iter=1).fit(np.zeros((8, 2)), y)
 
 
 def test_early_stopping_restores_best_epoch(rng):
     x = rng.normal(size=(200, 5))
     y = (x[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
     clf = MLPClassifier(
-        hidden_layer_sizes=(64,), lr=0.02, epochs=60, early_stopping=True, patience=3
+        hidden_layer_sizes=(64,),
+        learning_rate_init=0.02,
+        max_iter=60,
+        batch_size=32,
+        early_stopping=True,
+        n_iter_no_change=2,
+        tol=0.0,
     )
     clf.set_params(random_state=0).fit(x, y)
     assert clf.n_iter_ == len(clf.val_loss_curve_) == len(clf.validation_scores_)
@@ -144,12 +157,13 @@ def test_early_stopping_with_min_delta_keeps_the_lowest_validation_loss(rng):
     y = (x[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
     clf = MLPClassifier(
         hidden_layer_sizes=(16,),
-        optimizer="sgd",
-        lr=0.01,
-        epochs=200,
+        solver="sgd",
+        nesterovs_momentum=False,
+        learning_rate_init=0.01,
+        max_iter=200,
         early_stopping=True,
-        patience=5,
-        min_delta=0.05,
+        n_iter_no_change=5,
+        tol=0.05,
         random_state=0,
     ).fit(x, y)
     assert clf.best_epoch_ > 1
@@ -159,9 +173,9 @@ def test_early_stopping_with_min_delta_keeps_the_lowest_validation_loss(rng):
 def test_finite_inputs_beyond_float32_are_named_without_blaming_nan():
     x = np.array([[0.0], [1.0], [5e38], [2.0]])
     y = np.array([0, 1, 0, 1])
-    MLPClassifier(hidden_layer_sizes=(2,), epochs=1).fit(x, y)  # scaled in float64: fine
+    MLPClassifier(hidden_layer_sizes=(2,), max_iter=1).fit(x, y)  # scaled in float64: fine
     with pytest.raises(ValueError, match="beyond float32's range") as caught:
-        MLPClassifier(hidden_layer_sizes=(2,), epochs=1, scale_inputs=False).fit(x, y)
+        MLPClassifier(hidden_layer_sizes=(2,), max_iter=1, scale_inputs=False).fit(x, y)
     assert "NaN" not in str(caught.value)
 
 
@@ -184,19 +198,19 @@ def test_partial_fit_continues_one_epoch_per_call(rng):
     weights = clf.model_
     clf.partial_fit(x, y)
     assert clf.model_ is weights
-    assert len(clf.loss_curve_) == clf.epochs + 1
+    assert len(clf.loss_curve_) == clf.max_iter + 1
 
 
 def test_pickle_round_trip_predicts_the_same(rng):
     x, y = rng.normal(size=(30, 3)), rng.integers(0, 2, 30)
-    clf = MLPClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(x, y)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(x, y)
     restored = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(restored.predict_proba(x), clf.predict_proba(x))
 
 
 def test_partial_fit_after_pickling_trains_like_the_original(rng):
     x, y = rng.normal(size=(30, 3)), rng.integers(0, 2, 30)
-    clf = MLPClassifier(hidden_layer_sizes=(8,), epochs=3, random_state=0).fit(x, y)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(x, y)
     restored = pickle.loads(pickle.dumps(clf))
     restored.partial_fit(x, y)
     clf.partial_fit(x, y)
@@ -207,7 +221,7 @@ def test_feature_names_from_a_dataframe(rng):
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(rng.normal(size=(30, 3)), columns=["a", "b", "c"])
     y = (frame["a"] > 0).astype(int)
-    clf = MLPClassifier(hidden_layer_sizes=(8,), epochs=2, random_state=0).fit(frame, y)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(frame, y)
     assert list(clf.feature_names_in_) == ["a", "b", "c"]
     with pytest.raises(ValueError, match="feature names"):
         clf.predict(frame[["c", "b", "a"]])
@@ -223,7 +237,7 @@ def test_feature_names_from_a_dataframe(rng):
 )
 def test_save_and_load_model_round_trip(tmp_path, rng, labels, params):
     x, y = rng.normal(size=(40, 4)) * 10, labels[rng.integers(0, 3, 40)]
-    clf = MLPClassifier(hidden_layer_sizes=(8, 4), epochs=4).set_params(**params).fit(x, y)
+    clf = MLPClassifier(hidden_layer_sizes=(8, 4), max_iter=4).set_params(**params).fit(x, y)
     clf.save(tmp_path / "clf.npz")
     loaded = load_model(tmp_path / "clf.npz")
     assert isinstance(loaded, MLPClassifier)
@@ -243,7 +257,7 @@ def test_save_and_load_model_round_trip(tmp_path, rng, labels, params):
 
 def test_load_model_in_a_fresh_process(tmp_path, rng):
     x, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
-    MLPClassifier(hidden_layer_sizes=(4,), epochs=1).fit(x, y).save(tmp_path / "clf.npz")
+    MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(x, y).save(tmp_path / "clf.npz")
     code = "import sys, neural_network; print(type(neural_network.load_model(sys.argv[1])))"
     src = str(Path(__file__).resolve().parents[2] / "src")
     env = {
@@ -263,7 +277,7 @@ def test_load_model_in_a_fresh_process(tmp_path, rng):
 
 def test_save_refuses_parameters_changed_after_fit(tmp_path, rng):
     x, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
-    clf = MLPClassifier(hidden_layer_sizes=(4,), epochs=1).fit(x, y)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(x, y)
     clf.set_params(hidden_layer_sizes=(5,))
     with pytest.raises(ValueError, match="does not match"):
         clf.save(tmp_path / "clf.npz")
@@ -272,7 +286,7 @@ def test_save_refuses_parameters_changed_after_fit(tmp_path, rng):
 
 def test_load_refuses_a_file_whose_settings_do_not_fit_its_network(tmp_path, rng):
     x, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
-    clf = MLPClassifier(hidden_layer_sizes=(4,), epochs=1).fit(x, y)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(x, y)
     clf.save(tmp_path / "good.npz")
     config = read_model_file(tmp_path / "good.npz").config
     config["params"]["activation"] = "tanh"
@@ -292,11 +306,11 @@ def test_load_refuses_a_file_whose_settings_do_not_fit_its_network(tmp_path, rng
 def test_pipeline_and_grid_search_on_digits(digits):
     x_train, x_test, y_train, y_test = digits
     pipeline = make_pipeline(
-        StandardScaler(), MLPClassifier(epochs=15, scale_inputs=False, random_state=0)
+        StandardScaler(), MLPClassifier(max_iter=15, scale_inputs=False, random_state=0)
     )
     search = GridSearchCV(
         pipeline,
-        {"mlpclassifier__hidden_layer_sizes": [(32,), (64,)], "mlpclassifier__lr": [3e-3]},
+        {"mlpclassifier__hidden_layer_sizes": [(32,), (64,)], "mlpclassifier__learning_rate_init": [3e-3]},
         cv=3,
         n_jobs=2,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -25,6 +26,7 @@ except ModuleNotFoundError as error:  # the one sentence a user without scikit-l
         'pip install "neural-network[sklearn]"',
         name=error.name,
     ) from error
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -32,9 +34,10 @@ from ...checks import check_bool, check_positive_int, check_real
 from ...core.activations import get_activation
 from ...core.devices import check_device
 from ...core.initializers import INITIALIZERS
+from ...core.layers import Dense
 from ...core.model import Sequential, build_mlp
 from ...data.preprocessing import MinMaxScaler
-from ...optim.optimizers import Optimizer, get_optimizer
+from ...optim.optimizers import SGD, Adam, Optimizer
 from ...optim.schedules import Constant, Cosine, StepDecay
 from ...train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
 from ...train.history import History
@@ -42,6 +45,8 @@ from ...train.loop import check_sample_weight, fit
 from .files import check_architecture
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
+SOLVERS = ("adam", "sgd", "lbfgs")
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
 DTYPES = ("float32", "float64")
 # The cosine schedule anneals to this fraction of lr, and stays there for later partial_fit
 # calls: at 0 they would not train at all.
@@ -128,6 +133,7 @@ class BaseMLP(BaseEstimator):
         raise NotImplementedError
 
     _stratify = False
+    _out_activation = "identity"
     # Keyword arguments of validate_data for y (the regressor's allow 2-D numeric y).
     _validate_kwargs: ClassVar[dict] = {}
 
@@ -142,7 +148,12 @@ class BaseMLP(BaseEstimator):
             )
         hidden = [check_positive_int("hidden_layer_sizes entries", units) for units in hidden]
         get_activation(self.activation)
-        get_optimizer(self.optimizer)
+        if self.solver not in SOLVERS:
+            raise ValueError(f"Unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
+        if self.solver == "lbfgs":
+            raise ValueError(
+                'solver="lbfgs" is not available yet; use solver="adam" or solver="sgd"'
+            )
         if self.init is not None and self.init not in INITIALIZERS:
             raise ValueError(
                 f"Unknown init {self.init!r}; expected None or one of {sorted(INITIALIZERS)}"
@@ -151,15 +162,46 @@ class BaseMLP(BaseEstimator):
             raise ValueError(
                 f"Unknown schedule {self.schedule!r}; expected one of {list(SCHEDULE_NAMES)}"
             )
+        if self.learning_rate not in LEARNING_RATES:
+            raise ValueError(
+                f"Unknown learning_rate {self.learning_rate!r}; expected one of "
+                f"{list(LEARNING_RATES)}"
+            )
+        if self.learning_rate != "constant" and self.schedule not in (None, "constant"):
+            raise ValueError(
+                f"learning_rate={self.learning_rate!r} and schedule={self.schedule!r} both "
+                "steer the learning rate; choose one"
+            )
         clip_norm = self.clip_norm
         if clip_norm is not None:
             clip_norm = check_real("clip_norm", clip_norm, "(0, inf)")
+        batch_size = self.batch_size
+        if not (isinstance(batch_size, str) and batch_size == "auto"):
+            batch_size = check_positive_int("batch_size", batch_size)
+        n_iter_no_change = self.n_iter_no_change
+        if not (isinstance(n_iter_no_change, float) and n_iter_no_change == math.inf):
+            n_iter_no_change = check_positive_int("n_iter_no_change", n_iter_no_change)
+        shuffle = check_bool("shuffle", self.shuffle)
+        if not shuffle:
+            raise ValueError("shuffle=False is not available yet; use shuffle=True")
+        nesterov = check_bool("nesterovs_momentum", self.nesterovs_momentum)
+        if self.solver == "sgd" and nesterov:
+            raise ValueError(
+                'nesterovs_momentum=True is not available yet with solver="sgd"; '
+                "pass nesterovs_momentum=False (heavy-ball momentum)"
+            )
         return {
             "hidden": hidden,
-            "lr": check_real("lr", self.lr, "(0, inf)"),
-            "epochs": check_positive_int("epochs", self.epochs),
-            "batch_size": check_positive_int("batch_size", self.batch_size),
-            "l2": check_real("l2", self.l2, "[0, inf)"),
+            "lr": check_real("learning_rate_init", self.learning_rate_init, "(0, inf)"),
+            "epochs": check_positive_int("max_iter", self.max_iter),
+            "batch_size": batch_size,
+            "l2": check_real("alpha", self.alpha, "[0, inf)"),
+            "power_t": check_real("power_t", self.power_t, "[0, inf)"),
+            "momentum": check_real("momentum", self.momentum, "[0, 1]"),
+            "beta_1": check_real("beta_1", self.beta_1, "[0, 1)"),
+            "beta_2": check_real("beta_2", self.beta_2, "[0, 1)"),
+            "epsilon": check_real("epsilon", self.epsilon, "(0, inf)"),
+            "max_fun": check_positive_int("max_fun", self.max_fun),
             "dropout": check_real("dropout", self.dropout, "[0, 1)"),
             "clip_norm": clip_norm,
             "lr_decay": check_real("lr_decay", self.lr_decay, "(0, 1]"),
@@ -168,8 +210,9 @@ class BaseMLP(BaseEstimator):
             "validation_fraction": check_real(
                 "validation_fraction", self.validation_fraction, "(0, 1)"
             ),
-            "patience": check_positive_int("patience", self.patience),
-            "min_delta": check_real("min_delta", self.min_delta, "[0, inf)"),
+            # scikit-learn stops once more than n_iter_no_change epochs did not improve.
+            "patience": None if n_iter_no_change == math.inf else n_iter_no_change + 1,
+            "min_delta": check_real("tol", self.tol, "[0, inf)"),
             "scale_inputs": check_bool("scale_inputs", self.scale_inputs),
             "warm_start": check_bool("warm_start", self.warm_start),
             "dtype": _check_dtype(self.dtype),
@@ -226,8 +269,12 @@ class BaseMLP(BaseEstimator):
         if not incremental:
             self._schedule_start = epochs_before
         callbacks = self._validation_callbacks(validation_data)
+        plateau = None
         if settings["early_stopping"] and not incremental:
             callbacks.append(self._early_stopping)
+        elif not incremental:
+            plateau = _Plateau(settings, adaptive=self._sgd_rate() == "adaptive")
+            callbacks.append(plateau)
         self._train(
             x,
             targets,
@@ -241,7 +288,21 @@ class BaseMLP(BaseEstimator):
         if settings["early_stopping"] and incremental:
             self._early_stop_partial_fit()
         self._set_fitted_attributes(epochs_before)
+        self.t_ = (getattr(self, "t_", 0) if continuing else 0) + len(x) * self.n_iter_
+        if not incremental:
+            stopped = plateau.stopped if plateau is not None else self._early_stopping.stopped
+            if not stopped and self.n_iter_ == settings["epochs"]:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({settings['epochs']}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
         return self
+
+    def _sgd_rate(self) -> str:
+        """scikit-learn's ``learning_rate``, which steers SGD only (Adam keeps its rate)."""
+        return self.learning_rate if self.solver == "sgd" else "constant"
 
     def _initialize(self, X: np.ndarray, rng: np.random.Generator, settings: dict) -> None:
         """Fit the input scaler and build a new network, with a fresh History."""
@@ -296,8 +357,16 @@ class BaseMLP(BaseEstimator):
             )
 
     def _make_optimizer(self, model: Sequential, settings: dict) -> Optimizer:
-        return get_optimizer(self.optimizer)(
-            model.flat, settings["lr"], l2=settings["l2"], clip_norm=settings["clip_norm"]
+        common = {"l2": settings["l2"], "clip_norm": settings["clip_norm"]}
+        if self.solver == "sgd":
+            return SGD(model.flat, settings["lr"], settings["momentum"], **common)
+        return Adam(
+            model.flat,
+            settings["lr"],
+            settings["beta_1"],
+            settings["beta_2"],
+            settings["epsilon"],
+            **common,
         )
 
     def _schedule(self, settings: dict):
@@ -350,7 +419,11 @@ class BaseMLP(BaseEstimator):
         return x[train], targets[train], weights[train], validation_data
 
     def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks):
-        callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
+        if self._sgd_rate() == "invscaling":
+            rate = _InverseScaling(settings["lr"], settings["power_t"], getattr(self, "t_", 0))
+            callbacks = [rate, *callbacks]
+        elif self._sgd_rate() == "constant":  # "adaptive": the plateau callback lowers it
+            callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
         if self.verbose:
             callbacks.append(ProgressBar())
         fit(
@@ -359,7 +432,7 @@ class BaseMLP(BaseEstimator):
             targets,
             optimizer=self.optimizer_,
             epochs=epochs,
-            batch_size=min(settings["batch_size"], len(x)),
+            batch_size=_batch_size(settings["batch_size"], len(x)),
             validation_data=validation_data,
             rng=self._rng,
             callbacks=callbacks,
@@ -380,6 +453,8 @@ class BaseMLP(BaseEstimator):
             self.early_stopped_ = True
 
     def _set_fitted_attributes(self, epochs_before: int) -> None:
+        self.n_outputs_ = self._n_outputs
+        self.out_activation_ = self._out_activation
         history = self.history_
         self.n_iter_ = len(history) - epochs_before
         self.loss_curve_ = list(history.train_loss)
@@ -405,6 +480,39 @@ class BaseMLP(BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
 
+    def _dense_layers(self) -> list[Dense]:
+        if "model_" not in self.__dict__:
+            raise AttributeError("the estimator is not fitted yet")
+        return [layer for layer in self.model_.layers if isinstance(layer, Dense)]
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)`` of layer ``i``, as
+        in scikit-learn (views of the network's weights: read them, do not resize them)."""
+        return [layer.weight.value for layer in self._dense_layers()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The bias vectors, ``intercepts_[i]`` of shape ``(n_out,)`` of layer ``i``."""
+        return [layer.bias.value for layer in self._dense_layers()]
+
+    @property
+    def n_layers_(self) -> int:
+        """Number of layers, input and output included, as scikit-learn counts them."""
+        return len(self._dense_layers()) + 1
+
+    @property
+    def loss_(self) -> float:
+        """The training loss of the last epoch (L2 penalty included)."""
+        self._dense_layers()
+        return self.loss_curve_[-1]
+
+
+def _batch_size(batch_size: int | str, n_samples: int) -> int:
+    """scikit-learn's batch size: ``"auto"`` is ``min(200, n_samples)``, and a larger one is
+    capped at ``n_samples``."""
+    return min(200 if batch_size == "auto" else batch_size, n_samples)
+
 
 def _check_dtype(dtype) -> np.dtype:
     if isinstance(dtype, str) and dtype in DTYPES:
@@ -418,3 +526,47 @@ def _drop_unweighted(X, targets, weights):
         return X, targets, weights
     kept = np.flatnonzero(weights)
     return X[kept], targets[kept], weights[kept]
+
+
+class _Plateau(Callback):
+    """scikit-learn's stop on a training-loss plateau: an epoch counts as no improvement
+    when its loss is above the best so far minus ``tol``; once more than
+    ``n_iter_no_change`` epochs in a row did not improve, training stops, or with the
+    ``"adaptive"`` learning rate the rate is divided by 5 and the count restarts, until the
+    rate falls below 1e-6."""
+
+    def __init__(self, settings: dict, *, adaptive: bool):
+        self.tol, self.patience, self.adaptive = (
+            settings["min_delta"],
+            settings["patience"],
+            adaptive,
+        )
+        self.best, self.count, self.stopped = math.inf, 0, False
+
+    def on_epoch_end(self, run) -> bool:
+        loss = run.history.train_loss[-1]
+        self.count = self.count + 1 if loss > self.best - self.tol else 0
+        self.best = min(self.best, loss)
+        if self.patience is None or self.count < self.patience:
+            return False
+        if self.adaptive and run.optimizer.lr / 5.0 > 1e-6:
+            run.optimizer.lr /= 5.0
+            self.count = 0
+            return False
+        self.stopped = True
+        return True
+
+
+class _InverseScaling(Callback):
+    """scikit-learn's ``"invscaling"`` rate: ``learning_rate_init / (t + 1) ** power_t`` at
+    the start of each epoch, ``t`` the number of samples trained on so far."""
+
+    def __init__(self, lr: float, power_t: float, t: int):
+        self.lr, self.power_t, self.t = lr, power_t, t
+
+    def on_epoch_begin(self, run) -> None:
+        run.optimizer.lr = self.lr / (self.t + 1) ** self.power_t
+
+    def on_epoch_end(self, run) -> bool:
+        self.t += len(run.x)
+        return False

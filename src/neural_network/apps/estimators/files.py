@@ -41,6 +41,25 @@ _ADDED_PARAMS = {
     "dtype": "float32",
     "init": None,
     "device": "cpu",
+    # scikit-learn's names arrived later; files before them trained with these.
+    "learning_rate": "constant",
+    "power_t": 0.5,
+    "shuffle": True,
+    "momentum": 0.9,
+    "nesterovs_momentum": False,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "epsilon": 1e-8,
+    "max_fun": 15000,
+}
+# Parameters renamed to scikit-learn's names: the old name in older files, the new one.
+_RENAMED_PARAMS = {
+    "lr": "learning_rate_init",
+    "epochs": "max_iter",
+    "l2": "alpha",
+    "optimizer": "solver",
+    "patience": "n_iter_no_change",
+    "min_delta": "tol",
 }
 
 
@@ -103,6 +122,10 @@ def restore_estimator(
     known = cls().get_params()
     if not isinstance(params, dict):
         raise ModelFileError(f"params must be an object with keys {sorted(known)}")
+    if any(old in params for old in _RENAMED_PARAMS):  # written before the renaming
+        params = {_RENAMED_PARAMS.get(key, key): value for key, value in params.items()}
+        if type(params.get("n_iter_no_change")) is int:  # it counted epochs to stop after
+            params["n_iter_no_change"] = max(params["n_iter_no_change"] - 1, 1)
     params = {**{k: v for k, v in _ADDED_PARAMS.items() if k in known}, **params}
     if set(params) != set(known):
         raise ModelFileError(f"params must be an object with keys {sorted(known)}")
