@@ -42,7 +42,7 @@ SETTINGS = {
     "friedman1": ((64, 64), 40, 128, 1e-3),
     "california": ((64, 64), 40, 128, 1e-3),
 }
-ALPHA = 1e-4  # scikit-learn's L2: 0.5 * alpha * |W|^2 / batch size per batch; ours has no /n
+ALPHA = 1e-4  # both libraries' L2: 0.5 * alpha * |W|^2 / batch size per batch
 
 
 def load(name: str, seed: int):
@@ -59,10 +59,12 @@ def models(name: str, seed: int) -> dict:
     hidden, epochs, batch_size, lr = SETTINGS[name]
     ours = MLPRegressor(
         hidden,
-        lr=lr,
-        epochs=epochs,
+        learning_rate_init=lr,
+        max_iter=epochs,
         batch_size=batch_size,
-        l2=ALPHA / batch_size,
+        alpha=ALPHA,
+        tol=0.0,
+        n_iter_no_change=epochs,  # run every epoch
         init="xavier_uniform",  # scikit-learn's initialisation (ours defaults to He for ReLU)
         clip_norm=None,
         scale_inputs=False,

@@ -64,7 +64,7 @@ def search_digits(*, quick: bool, cv: int, seed: int) -> dict:
         x, y, test_size=0.25, stratify=y, random_state=seed
     )
     grid = QUICK_GRID if quick else FULL_GRID
-    estimator = MLPClassifier(epochs=20 if quick else 100, random_state=seed)
+    estimator = MLPClassifier(max_iter=20 if quick else 100, random_state=seed)
     search = GridSearchCV(estimator, grid, cv=cv, n_jobs=-1)
     started = time.perf_counter()
     with joblib.parallel_config(backend="dask"):

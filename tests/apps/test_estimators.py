@@ -310,7 +310,10 @@ def test_pipeline_and_grid_search_on_digits(digits):
     )
     search = GridSearchCV(
         pipeline,
-        {"mlpclassifier__hidden_layer_sizes": [(32,), (64,)], "mlpclassifier__learning_rate_init": [3e-3]},
+        {
+            "mlpclassifier__hidden_layer_sizes": [(32,), (64,)],
+            "mlpclassifier__learning_rate_init": [3e-3],
+        },
         cv=3,
         n_jobs=2,
     )

@@ -426,13 +426,20 @@ class BaseMLP(BaseEstimator):
             callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
         if self.verbose:
             callbacks.append(ProgressBar())
+        batch_size = _batch_size(settings["batch_size"], len(x))
+        # scikit-learn's alpha divides the penalty 0.5 * alpha * |W|^2 by the batch size;
+        # the optimiser's l2 is the coefficient of the penalty itself. The nominal size (200
+        # for "auto"), not the one capped at n_samples, so that weighting a sample 2 and
+        # repeating it still train alike.
+        nominal = 200 if settings["batch_size"] == "auto" else settings["batch_size"]
+        self.optimizer_.l2 = settings["l2"] / nominal
         fit(
             self.model_,
             x,
             targets,
             optimizer=self.optimizer_,
             epochs=epochs,
-            batch_size=_batch_size(settings["batch_size"], len(x)),
+            batch_size=batch_size,
             validation_data=validation_data,
             rng=self._rng,
             callbacks=callbacks,

@@ -67,13 +67,19 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Labels may be of any type scikit-learn accepts for classification (ints, strings,
     ...): they are encoded as ``classes_`` (sorted) and decoded again by :meth:`predict`.
 
-    Training runs for ``epochs`` epochs. With ``early_stopping``, a stratified
-    ``validation_fraction`` of the training data is held out, training stops after
-    ``patience`` epochs in a row without the validation loss dropping by more than
-    ``min_delta``, and the weights of the epoch with the lowest validation loss are restored.
-    :meth:`partial_fit` holds out the same fraction of each call's data, and once
-    ``patience`` calls in a row have not improved, it restores the best weights and sets
-    ``early_stopped_``.
+    The parameters are scikit-learn's ``MLPClassifier``'s, with its names, meanings and
+    defaults; this library's own (``dropout``, ``init``, ``clip_norm``, ``schedule``,
+    ``scale_inputs``, ``dtype``, ``class_weight``, ``device``) follow them.
+
+    Training runs for at most ``max_iter`` epochs. Without ``early_stopping`` it stops once
+    more than ``n_iter_no_change`` epochs in a row have not lowered the training loss by
+    ``tol`` (scikit-learn's rule), and warns with ``ConvergenceWarning`` when it runs out of
+    epochs instead. With ``early_stopping``, a stratified ``validation_fraction`` of the
+    training data is held out, training stops once more than ``n_iter_no_change`` epochs in a
+    row have not lowered the validation loss by ``tol``, and the weights of the epoch with
+    the lowest validation loss are restored. :meth:`partial_fit` holds out the same fraction
+    of each call's data, and once that many calls in a row have not improved, it restores
+    the best weights and sets ``early_stopped_``.
 
     ``sample_weight`` (in :meth:`fit` and :meth:`partial_fit`) and ``class_weight`` weigh
     each sample's loss: the loss is ``sum_i w_i l_i / sum_i w_i`` per mini-batch, so an
@@ -84,29 +90,45 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             one layer, ``()`` gives multinomial logistic regression.
         activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or
             ``"tanh"``.
-        lr: Initial learning rate.
-        epochs: Maximum number of passes over the training data.
-        batch_size: Samples per step (capped at the number of training samples).
-        l2: Coupled L2 coefficient: ``loss += 0.5 * l2 * sum(W**2)`` over weights, not biases
-            (added to the gradient before the optimiser, so with Adam this is not AdamW).
+        solver: ``"adam"`` or ``"sgd"`` (``"lbfgs"`` is refused for now).
+        alpha: L2 strength as scikit-learn means it: each mini-batch's loss gets
+            ``0.5 * alpha * sum(W**2) / batch_size`` over weights, not biases (coupled: with
+            Adam this is not AdamW), ``batch_size`` being 200 for ``"auto"`` even when the
+            data is smaller (scikit-learn divides by the capped size there).
+        batch_size: Samples per step; ``"auto"`` is ``min(200, n_samples)``, and a larger
+            one is capped at the number of training samples.
+        learning_rate: ``"constant"``, ``"invscaling"`` (``learning_rate_init / (t + 1) **
+            power_t`` with ``t`` the samples trained on so far) or ``"adaptive"`` (divided by
+            5 on a training-loss plateau, stopping below 1e-6); as in scikit-learn it steers
+            ``solver="sgd"`` only.
+        learning_rate_init: Initial learning rate.
+        power_t: Exponent of ``"invscaling"``.
+        max_iter: Maximum number of passes over the training data.
+        shuffle: Shuffle the samples every epoch (``False`` is refused for now).
+        tol: Smallest decrease of the monitored loss that counts as improvement.
+        momentum: SGD's momentum, in ``[0, 1]``.
+        nesterovs_momentum: Nesterov momentum with SGD (``True`` is refused for now with
+            ``solver="sgd"``: pass ``False`` for heavy-ball momentum).
+        beta_1, beta_2, epsilon: Adam's.
+        n_iter_no_change: Epochs without improvement tolerated (see above); ``np.inf``
+            never stops early.
+        max_fun: L-BFGS's limit on loss evaluations (kept for scikit-learn's interface).
         dropout: Probability of *dropping* a hidden unit while training (inverted dropout,
             so prediction needs no rescaling); 0 disables it.
         init: The weights' initialiser, a key of ``neural_network.INITIALIZERS``; ``None``
             takes the activation's (He for the ReLU family, Glorot otherwise).
             ``"xavier_uniform"`` is scikit-learn's choice for every activation.
         clip_norm: Clip all gradients together to this global L2 norm; ``None`` disables it.
-        optimizer: ``"adam"`` (betas 0.9, 0.999) or ``"sgd"`` (momentum 0.9).
-        schedule: Learning-rate schedule over epochs: ``None`` or ``"constant"`` keeps ``lr``,
+        schedule: Learning-rate schedule over epochs (with ``learning_rate="constant"``):
+            ``None`` or ``"constant"`` keeps ``learning_rate_init``,
             ``"step"`` multiplies it by ``lr_decay`` every ``lr_decay_every`` epochs,
-            ``"cosine"`` anneals it to ``lr / 100`` over ``epochs``. Each :meth:`fit` call
+            ``"cosine"`` anneals it to ``learning_rate_init / 100`` over ``max_iter``. Each :meth:`fit` call
             runs the schedule afresh; :meth:`partial_fit` continues it (and stays at the
             last rate once it has run out).
         lr_decay: Factor of the ``"step"`` schedule, in ``(0, 1]``.
         lr_decay_every: Epochs between the ``"step"`` schedule's decays.
         early_stopping: Hold out a validation set and stop on its loss (see above).
         validation_fraction: Share of the training data held out with ``early_stopping``.
-        patience: Epochs without improvement tolerated with ``early_stopping``.
-        min_delta: Smallest validation-loss decrease that counts as improvement.
         scale_inputs: Min-max scale every feature to ``[0, 1]`` with statistics from the data
             given to :meth:`fit` (or the first :meth:`partial_fit` call). Constant features
             map to 0; values outside the training range are not clipped.
@@ -139,6 +161,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         history_: The :class:`~neural_network.History` of every epoch since the network
             was built (across warm starts and :meth:`partial_fit` calls).
         n_iter_: Number of epochs the last :meth:`fit` or :meth:`partial_fit` call ran.
+        t_: Number of training samples seen, as scikit-learn counts (samples times epochs).
+        coefs_, intercepts_: The weight matrices and bias vectors of each layer.
+        n_layers_, n_outputs_, out_activation_: Layers (input and output included), output
+            units and the output activation (``"softmax"``).
+        loss_: The training loss of the last epoch.
         loss_curve_: Training loss (L2 penalty included) of each epoch of ``history_``.
         best_loss_: The lowest of ``loss_curve_``; ``None`` with ``early_stopping`` (see
             ``best_validation_score_``).
