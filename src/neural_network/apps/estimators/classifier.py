@@ -123,8 +123,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ``None`` or ``"constant"`` keeps ``learning_rate_init``,
             ``"step"`` multiplies it by ``lr_decay`` every ``lr_decay_every`` epochs,
             ``"cosine"`` anneals it to ``learning_rate_init / 100`` over ``max_iter``.
-            Each :meth:`fit` call runs the schedule afresh; :meth:`partial_fit` continues it (and stays at the
-            last rate once it has run out).
+            Each :meth:`fit` call runs the schedule afresh; :meth:`partial_fit` continues
+            it (and stays at the last rate once it has run out).
         lr_decay: Factor of the ``"step"`` schedule, in ``(0, 1]``.
         lr_decay_every: Epochs between the ``"step"`` schedule's decays.
         early_stopping: Hold out a validation set and stop on its loss (see above).
