@@ -101,3 +101,11 @@ def test_a_second_fit_of_one_estimator_from_another_thread_is_refused(rng, monke
         first.join(30)
     assert clf.n_iter_ == 2
     clf.fit(x, y)  # once the first fit is over, fitting again works
+
+
+def test_scikit_learns_logistic_activation_is_the_sigmoid_layer(rng, tmp_path):
+    x, y = rng.normal(size=(30, 3)), rng.integers(0, 2, 30)
+    clf = MLPClassifier((4,), activation="logistic", max_iter=2, random_state=0).fit(x, y)
+    assert type(clf.model_.layers[1]).__name__ == "Sigmoid"
+    clf.save(tmp_path / "clf.npz")
+    np.testing.assert_array_equal(load_model(tmp_path / "clf.npz").predict(x), clf.predict(x))

@@ -1,11 +1,11 @@
-"""warm_start, partial_fit with early stopping, and schedules across calls."""
+"""warm_start, partial_fit (without early stopping), and schedules across calls."""
 
 import numpy as np
 import pytest
 
 sklearn = pytest.importorskip("sklearn")
 
-from neural_network import MLPClassifier, MLPRegressor, load_model  # noqa: E402
+from neural_network import MLPClassifier, MLPRegressor  # noqa: E402
 
 
 @pytest.fixture
@@ -35,46 +35,25 @@ def test_warm_start_refuses_a_different_network(data):
         clf.set_params(hidden_layer_sizes=(9,)).fit(x, y)
 
 
-def test_partial_fit_after_early_stopping_fit_saves_a_loadable_file(tmp_path, data):
-    """The validation curves stay as long as the epochs, so the file loads."""
-    x, y = data
-    clf = MLPClassifier((8,), max_iter=4, early_stopping=True, random_state=0).fit(x, y)
-    clf.partial_fit(x, y)
-    assert len(clf.history_.val_loss) == len(clf.history_) == 5
-    assert len(clf.validation_scores_) == 5
-    clf.save(tmp_path / "clf.npz")
-    loaded = load_model(tmp_path / "clf.npz")
-    assert loaded.validation_scores_ == clf.validation_scores_
-    np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
-
-
 @pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
-def test_partial_fit_early_stopping_restores_the_best_weights(rng, estimator):
-    x = rng.normal(size=(200, 4))
-    y = rng.integers(0, 2, 200)  # noise: the validation loss soon stops improving
-    model = estimator(
-        (64,), learning_rate_init=0.05, early_stopping=True, n_iter_no_change=2, random_state=0
-    )
-    extra = {"classes": [0, 1]} if estimator is MLPClassifier else {}
-    stopped = False
-    for _ in range(40):
-        model.partial_fit(x, y, **extra)
-        assert len(model.validation_scores_) == len(model.loss_curve_)
-        if model.early_stopped_:
-            stopped = True
-            break
-    assert stopped
-    best = model.best_epoch_
-    assert best < len(model.history_)
-    assert model.val_loss_curve_[best - 1] == min(model.val_loss_curve_)
-    assert model.best_validation_score_ == model.validation_scores_[best - 1]
+def test_partial_fit_refuses_early_stopping_as_scikit_learn_does(data, estimator):
+    x, y = data
+    model = estimator((8,), max_iter=4, early_stopping=True, random_state=0).fit(x, y)
+    with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+        model.partial_fit(x, y)
+    assert len(model.history_) == 4
+
+
+def test_partial_fit_is_not_there_with_lbfgs():
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    assert hasattr(MLPRegressor(solver="adam"), "partial_fit")
 
 
 def test_early_stopping_cannot_change_between_calls(data):
     x, y = data
-    clf = MLPClassifier((8,), max_iter=2, random_state=0).fit(x, y)
+    clf = MLPClassifier((8,), max_iter=2, warm_start=True, random_state=0).fit(x, y)
     with pytest.raises(ValueError, match="early_stopping=False"):
-        clf.set_params(early_stopping=True).partial_fit(x, y)
+        clf.set_params(early_stopping=True).fit(x, y)
 
 
 @pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])

@@ -8,6 +8,7 @@ A subclass says what its targets are (``_prepare_targets``), which loss trains i
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import threading
@@ -42,10 +43,12 @@ from ...optim.schedules import Constant, Cosine, StepDecay
 from ...train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
-from .files import check_architecture
+from .files import check_architecture, network_activation
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
+# Whether the optimiser offers Nesterov momentum yet (scikit-learn's default for SGD).
+_SGD_HAS_NESTEROV = "nesterov" in inspect.signature(SGD).parameters
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 DTYPES = ("float32", "float64")
 # The cosine schedule anneals to this fraction of lr, and stays there for later partial_fit
@@ -147,7 +150,7 @@ class BaseMLP(BaseEstimator):
                 f"hidden_layer_sizes must be a sequence of positive integers; got {hidden!r}"
             )
         hidden = [check_positive_int("hidden_layer_sizes entries", units) for units in hidden]
-        get_activation(self.activation)
+        get_activation(network_activation(self.activation))
         if self.solver not in SOLVERS:
             raise ValueError(f"Unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
         if self.solver == "lbfgs":
@@ -185,7 +188,7 @@ class BaseMLP(BaseEstimator):
         if not shuffle:
             raise ValueError("shuffle=False is not available yet; use shuffle=True")
         nesterov = check_bool("nesterovs_momentum", self.nesterovs_momentum)
-        if self.solver == "sgd" and nesterov:
+        if self.solver == "sgd" and nesterov and not _SGD_HAS_NESTEROV:
             raise ValueError(
                 'nesterovs_momentum=True is not available yet with solver="sgd"; '
                 "pass nesterovs_momentum=False (heavy-ball momentum)"
@@ -198,6 +201,7 @@ class BaseMLP(BaseEstimator):
             "l2": check_real("alpha", self.alpha, "[0, inf)"),
             "power_t": check_real("power_t", self.power_t, "[0, inf)"),
             "momentum": check_real("momentum", self.momentum, "[0, 1]"),
+            "nesterov": nesterov,
             "beta_1": check_real("beta_1", self.beta_1, "[0, 1)"),
             "beta_2": check_real("beta_2", self.beta_2, "[0, 1)"),
             "epsilon": check_real("epsilon", self.epsilon, "(0, inf)"),
@@ -231,6 +235,8 @@ class BaseMLP(BaseEstimator):
 
     def _fit_now(self, X, y, sample_weight, *, incremental: bool, classes=None):
         settings = self._check_params()
+        if incremental and settings["early_stopping"]:  # scikit-learn's rule and message
+            raise ValueError("partial_fit does not support early_stopping=True")
         continuing = hasattr(self, "model_") and (incremental or settings["warm_start"])
         X, y = validate_data(
             self,
@@ -263,14 +269,13 @@ class BaseMLP(BaseEstimator):
                 self._early_stopping = EarlyStopping(monitor="val_loss")
             stopping = self._early_stopping  # set_params may have changed these since
             stopping.patience, stopping.min_delta = settings["patience"], settings["min_delta"]
-            if not incremental:  # each fit call has its patience; partial_fit calls share it
-                self._early_stopping.wait, self._early_stopping.stopped = 0, False
+            stopping.wait, stopping.stopped = 0, False  # each fit call has its patience
         epochs_before = len(self.history_)
         if not incremental:
             self._schedule_start = epochs_before
         callbacks = self._validation_callbacks(validation_data)
         plateau = None
-        if settings["early_stopping"] and not incremental:
+        if settings["early_stopping"]:
             callbacks.append(self._early_stopping)
         elif not incremental:
             plateau = _Plateau(settings, adaptive=self._sgd_rate() == "adaptive")
@@ -284,9 +289,6 @@ class BaseMLP(BaseEstimator):
             validation_data=validation_data,
             callbacks=callbacks,
         )
-        self.early_stopped_ = False
-        if settings["early_stopping"] and incremental:
-            self._early_stop_partial_fit()
         self._set_fitted_attributes(epochs_before)
         self.t_ = (getattr(self, "t_", 0) if continuing else 0) + len(x) * self.n_iter_
         if not incremental:
@@ -322,7 +324,7 @@ class BaseMLP(BaseEstimator):
             n_features,
             settings["hidden"],
             self._n_outputs,
-            activation=self.activation,
+            activation=network_activation(self.activation),
             dropout=settings["dropout"] or None,
             init=self.init,
             rng=rng,
@@ -359,6 +361,8 @@ class BaseMLP(BaseEstimator):
     def _make_optimizer(self, model: Sequential, settings: dict) -> Optimizer:
         common = {"l2": settings["l2"], "clip_norm": settings["clip_norm"]}
         if self.solver == "sgd":
+            if _SGD_HAS_NESTEROV:
+                common["nesterov"] = settings["nesterov"]
             return SGD(model.flat, settings["lr"], settings["momentum"], **common)
         return Adam(
             model.flat,
@@ -395,9 +399,13 @@ class BaseMLP(BaseEstimator):
         classifier, when every class can give a sample to both sides); returns the training
         part and ``validation_data`` for ``fit``."""
         n_samples = len(x)
-        if n_samples < 2:
-            raise ValueError(f"early_stopping needs at least 2 samples; got {n_samples}")
-        n_val = min(max(1, math.ceil(settings["validation_fraction"] * n_samples)), n_samples - 1)
+        n_val = math.ceil(settings["validation_fraction"] * n_samples)
+        if n_val < 2 or n_samples - n_val < 1:  # scikit-learn's message
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                f"of your dataset (early_stopping holds out {n_val} of {n_samples} samples; "
+                "it needs at least 2, and 1 left to train on)."
+            )
         stratify = None
         if self._stratify:
             counts = np.bincount(targets)
@@ -447,17 +455,6 @@ class BaseMLP(BaseEstimator):
             loss=self._make_loss(settings),
             sample_weight=weights,
         )
-
-    def _early_stop_partial_fit(self) -> None:
-        """Early stopping across ``partial_fit`` calls: track the best epoch, and once
-        ``patience`` calls in a row have not improved on it, go back to its weights and set
-        ``early_stopped_`` (the caller decides whether to stop calling)."""
-        stopping = self._early_stopping
-        epoch = len(self.history_)
-        if stopping.update(self.history_.val_loss[-1], epoch, self.model_.flat.values):
-            stopping.restore(self.model_.flat.values)
-            stopping.wait, stopping.stopped = 0, False
-            self.early_stopped_ = True
 
     def _set_fitted_attributes(self, epochs_before: int) -> None:
         self.n_outputs_ = self._n_outputs
@@ -513,6 +510,13 @@ class BaseMLP(BaseEstimator):
         """The training loss of the last epoch (L2 penalty included)."""
         self._dense_layers()
         return self.loss_curve_[-1]
+
+
+def _not_lbfgs(estimator) -> bool:
+    """``partial_fit`` exists for the stochastic solvers only, as in scikit-learn."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError('partial_fit is not available with solver="lbfgs"')
+    return True
 
 
 def _batch_size(batch_size: int | str, n_samples: int) -> int:

@@ -7,13 +7,14 @@ import os
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 from ...core.losses import SoftmaxCrossEntropy, log_softmax
 from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
-from .base import BaseMLP
+from .base import BaseMLP, _not_lbfgs
 from .files import finish_restoring, restore_estimator, save_estimator
 from .weights import class_weights, combine_weights
 
@@ -77,9 +78,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     epochs instead. With ``early_stopping``, a stratified ``validation_fraction`` of the
     training data is held out, training stops once more than ``n_iter_no_change`` epochs in a
     row have not lowered the validation loss by ``tol``, and the weights of the epoch with
-    the lowest validation loss are restored. :meth:`partial_fit` holds out the same fraction
-    of each call's data, and once that many calls in a row have not improved, it restores
-    the best weights and sets ``early_stopped_``.
+    the lowest validation loss are restored. :meth:`partial_fit` refuses
+    ``early_stopping=True``, as scikit-learn's does.
 
     ``sample_weight`` (in :meth:`fit` and :meth:`partial_fit`) and ``class_weight`` weigh
     each sample's loss: the loss is ``sum_i w_i l_i / sum_i w_i`` per mini-batch, so an
@@ -88,8 +88,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Args:
         hidden_layer_sizes: Units of each hidden layer, e.g. ``(512, 256, 128)``; an int means
             one layer, ``()`` gives multinomial logistic regression.
-        activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or
-            ``"tanh"``.
+        activation: Hidden activation: ``"relu"``, ``"logistic"`` (or ``"sigmoid"``),
+            ``"tanh"`` or ``"leaky_relu"``.
         solver: ``"adam"`` or ``"sgd"`` (``"lbfgs"`` is refused for now).
         alpha: L2 strength as scikit-learn means it: each mini-batch's loss gets
             ``0.5 * alpha * sum(W**2) / batch_size`` over weights, not biases (coupled: with
@@ -178,8 +178,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         best_validation_score_: Validation accuracy of ``best_epoch_`` (``None`` without
             ``early_stopping``). The best epoch is chosen on loss, so this need not be the
             maximum of ``validation_scores_``.
-        early_stopped_: Whether the last :meth:`partial_fit` call ran out of patience and
-            restored the best weights.
     """
 
     def __init__(
@@ -275,14 +273,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(_not_lbfgs)
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> MLPClassifier:
         """Train for one more epoch on ``(X, y)``, continuing from the current weights.
 
         The optimiser state, the learning-rate schedule and the history carry over from
         earlier :meth:`fit` or :meth:`partial_fit` calls; the input scaler keeps the
-        statistics of the first data it was fitted on. With ``early_stopping``, a
-        ``validation_fraction`` of this call's data is held out and scored (see the class
-        docstring).
+        statistics of the first data it was fitted on. As in scikit-learn, it is refused
+        with ``early_stopping=True`` and not available with ``solver="lbfgs"``.
 
         Args:
             X: Inputs, shape ``(n_samples, n_features)``.

@@ -221,6 +221,16 @@ def _json_param(value):
     return value
 
 
+# scikit-learn's activation names for this library's layers.
+_SKLEARN_ACTIVATIONS = {"logistic": "sigmoid"}
+
+
+def network_activation(name):
+    """The library's activation for an estimator's ``activation`` (scikit-learn's
+    ``"logistic"`` is the ``"sigmoid"`` layer)."""
+    return _SKLEARN_ACTIVATIONS.get(name, name) if isinstance(name, str) else name
+
+
 def check_architecture(
     model: Sequential, params: dict, n_features: int, n_outputs: int, *, error=ValueError
 ) -> None:
@@ -233,7 +243,7 @@ def check_architecture(
             n_features,
             [hidden] if isinstance(hidden, int) else list(hidden),
             n_outputs,
-            activation=params["activation"],
+            activation=network_activation(params["activation"]),
             dropout=params["dropout"] or None,
             init=params.get("init"),
             rng=np.random.default_rng(0),

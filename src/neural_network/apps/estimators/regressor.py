@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ...checks import check_bool, check_real
@@ -17,7 +18,7 @@ from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
 from ...train.callbacks import Callback
 from .. import TARGET_ARRAYS
-from .base import BaseMLP
+from .base import BaseMLP, _not_lbfgs
 from .files import finish_restoring, restore_estimator, save_estimator
 
 LOSSES = ("squared_error", "huber")
@@ -165,6 +166,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(_not_lbfgs)
     def partial_fit(self, X, y, sample_weight=None) -> MLPRegressor:
         """Train for one more epoch on ``(X, y)``, continuing from the current weights (see
         ``MLPClassifier.partial_fit``); the first call builds the network and fits the
