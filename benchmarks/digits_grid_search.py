@@ -27,8 +27,8 @@ from neural_network import MLPClassifier
 
 GRID = {
     "hidden_layer_sizes": [(64,), (128,), (128, 64)],
-    "lr": [1e-3, 3e-3],
-    "l2": [1e-4, 1e-3],
+    "learning_rate_init": [1e-3, 3e-3],
+    "alpha": [1e-4, 1e-3],
 }
 
 

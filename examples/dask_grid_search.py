@@ -41,10 +41,10 @@ from neural_network import MLPClassifier
 
 FULL_GRID = {
     "hidden_layer_sizes": [(64,), (128,), (128, 64)],
-    "lr": [1e-3, 3e-3],
-    "l2": [1e-4, 1e-3],
+    "learning_rate_init": [1e-3, 3e-3],
+    "alpha": [1e-4, 1e-3],
 }
-QUICK_GRID = {"hidden_layer_sizes": [(16,), (32,)], "lr": [3e-3]}
+QUICK_GRID = {"hidden_layer_sizes": [(16,), (32,)], "learning_rate_init": [3e-3]}
 
 
 def search_digits(*, quick: bool, cv: int, seed: int) -> dict:

@@ -11,11 +11,8 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-import threading
 import warnings
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -44,6 +41,7 @@ from ...train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
+from .rules import InverseScaling, Plateau, Shifted, batch_size_for, one_fit_at_a_time
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -75,40 +73,6 @@ def make_rng(random_state) -> np.random.Generator:
         "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
         f"got {random_state!r}"
     )
-
-
-@dataclass(frozen=True)
-class _Shifted:
-    """A schedule that starts at epoch ``start`` of the network: each ``fit`` call runs its
-    schedule afresh, and ``partial_fit`` continues the last one."""
-
-    schedule: Any
-    start: int
-
-    def __call__(self, epoch: int) -> float:
-        return self.schedule(max(epoch - self.start, 0))
-
-
-# The estimators (by id) being fitted now, so that a second fit of one estimator from another
-# thread is refused instead of mixing two runs in one set of weights.
-_FITTING: set[int] = set()
-_FITTING_LOCK = threading.Lock()
-
-
-@contextmanager
-def _one_fit_at_a_time(estimator):
-    with _FITTING_LOCK:
-        if id(estimator) in _FITTING:
-            raise RuntimeError(
-                f"this {type(estimator).__name__} is already being fitted in another thread; "
-                "fit a clone (sklearn.base.clone) to train two at once"
-            )
-        _FITTING.add(id(estimator))
-    try:
-        yield
-    finally:
-        with _FITTING_LOCK:
-            _FITTING.discard(id(estimator))
 
 
 class BaseMLP(BaseEstimator):
@@ -230,7 +194,7 @@ class BaseMLP(BaseEstimator):
         Raises:
             RuntimeError: if another thread is fitting this estimator now.
         """
-        with _one_fit_at_a_time(self):
+        with one_fit_at_a_time(self):
             return self._fit_now(X, y, sample_weight, incremental=incremental, classes=classes)
 
     def _fit_now(self, X, y, sample_weight, *, incremental: bool, classes=None):
@@ -278,7 +242,7 @@ class BaseMLP(BaseEstimator):
         if settings["early_stopping"]:
             callbacks.append(self._early_stopping)
         elif not incremental:
-            plateau = _Plateau(settings, adaptive=self._sgd_rate() == "adaptive")
+            plateau = Plateau(settings, adaptive=self._sgd_rate() == "adaptive")
             callbacks.append(plateau)
         self._train(
             x,
@@ -381,7 +345,7 @@ class BaseMLP(BaseEstimator):
             schedule = Cosine(lr, settings["epochs"], min_lr=COSINE_FLOOR * lr)
         else:
             schedule = Constant(lr)
-        return _Shifted(schedule, getattr(self, "_schedule_start", 0))
+        return Shifted(schedule, getattr(self, "_schedule_start", 0))
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
         if self.scaler_ is not None:
@@ -428,13 +392,13 @@ class BaseMLP(BaseEstimator):
 
     def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks):
         if self._sgd_rate() == "invscaling":
-            rate = _InverseScaling(settings["lr"], settings["power_t"], getattr(self, "t_", 0))
+            rate = InverseScaling(settings["lr"], settings["power_t"], getattr(self, "t_", 0))
             callbacks = [rate, *callbacks]
         elif self._sgd_rate() == "constant":  # "adaptive": the plateau callback lowers it
             callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
         if self.verbose:
             callbacks.append(ProgressBar())
-        batch_size = _batch_size(settings["batch_size"], len(x))
+        batch_size = batch_size_for(settings["batch_size"], len(x))
         # scikit-learn's alpha divides the penalty 0.5 * alpha * |W|^2 by the batch size;
         # the optimiser's l2 is the coefficient of the penalty itself. The nominal size (200
         # for "auto"), not the one capped at n_samples, so that weighting a sample 2 and
@@ -512,19 +476,6 @@ class BaseMLP(BaseEstimator):
         return self.loss_curve_[-1]
 
 
-def _not_lbfgs(estimator) -> bool:
-    """``partial_fit`` exists for the stochastic solvers only, as in scikit-learn."""
-    if estimator.solver == "lbfgs":
-        raise AttributeError('partial_fit is not available with solver="lbfgs"')
-    return True
-
-
-def _batch_size(batch_size: int | str, n_samples: int) -> int:
-    """scikit-learn's batch size: ``"auto"`` is ``min(200, n_samples)``, and a larger one is
-    capped at ``n_samples``."""
-    return min(200 if batch_size == "auto" else batch_size, n_samples)
-
-
 def _check_dtype(dtype) -> np.dtype:
     if isinstance(dtype, str) and dtype in DTYPES:
         return np.dtype(dtype)
@@ -537,47 +488,3 @@ def _drop_unweighted(X, targets, weights):
         return X, targets, weights
     kept = np.flatnonzero(weights)
     return X[kept], targets[kept], weights[kept]
-
-
-class _Plateau(Callback):
-    """scikit-learn's stop on a training-loss plateau: an epoch counts as no improvement
-    when its loss is above the best so far minus ``tol``; once more than
-    ``n_iter_no_change`` epochs in a row did not improve, training stops, or with the
-    ``"adaptive"`` learning rate the rate is divided by 5 and the count restarts, until the
-    rate falls below 1e-6."""
-
-    def __init__(self, settings: dict, *, adaptive: bool):
-        self.tol, self.patience, self.adaptive = (
-            settings["min_delta"],
-            settings["patience"],
-            adaptive,
-        )
-        self.best, self.count, self.stopped = math.inf, 0, False
-
-    def on_epoch_end(self, run) -> bool:
-        loss = run.history.train_loss[-1]
-        self.count = self.count + 1 if loss > self.best - self.tol else 0
-        self.best = min(self.best, loss)
-        if self.patience is None or self.count < self.patience:
-            return False
-        if self.adaptive and run.optimizer.lr / 5.0 > 1e-6:
-            run.optimizer.lr /= 5.0
-            self.count = 0
-            return False
-        self.stopped = True
-        return True
-
-
-class _InverseScaling(Callback):
-    """scikit-learn's ``"invscaling"`` rate: ``learning_rate_init / (t + 1) ** power_t`` at
-    the start of each epoch, ``t`` the number of samples trained on so far."""
-
-    def __init__(self, lr: float, power_t: float, t: int):
-        self.lr, self.power_t, self.t = lr, power_t, t
-
-    def on_epoch_begin(self, run) -> None:
-        run.optimizer.lr = self.lr / (self.t + 1) ** self.power_t
-
-    def on_epoch_end(self, run) -> bool:
-        self.t += len(run.x)
-        return False

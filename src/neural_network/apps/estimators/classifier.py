@@ -14,8 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 from ...core.losses import SoftmaxCrossEntropy, log_softmax
 from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
-from .base import BaseMLP, _not_lbfgs
+from .base import BaseMLP
 from .files import finish_restoring, restore_estimator, save_estimator
+from .rules import not_lbfgs
 from .weights import class_weights, combine_weights
 
 # Label dtypes a model file may restore ``classes_`` as: bool, integers, floats, strings.
@@ -273,7 +274,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    @available_if(_not_lbfgs)
+    @available_if(not_lbfgs)
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> MLPClassifier:
         """Train for one more epoch on ``(X, y)``, continuing from the current weights.
 

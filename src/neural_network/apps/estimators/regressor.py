@@ -18,8 +18,9 @@ from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
 from ...train.callbacks import Callback
 from .. import TARGET_ARRAYS
-from .base import BaseMLP, _not_lbfgs
+from .base import BaseMLP
 from .files import finish_restoring, restore_estimator, save_estimator
+from .rules import not_lbfgs
 
 LOSSES = ("squared_error", "huber")
 _OWN_KEYS = frozenset({"n_outputs", "target_1d", "validation_scores"})
@@ -166,7 +167,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
-    @available_if(_not_lbfgs)
+    @available_if(not_lbfgs)
     def partial_fit(self, X, y, sample_weight=None) -> MLPRegressor:
         """Train for one more epoch on ``(X, y)``, continuing from the current weights (see
         ``MLPClassifier.partial_fit``); the first call builds the network and fits the

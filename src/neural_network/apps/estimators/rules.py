@@ -1,0 +1,104 @@
+"""scikit-learn's training rules that the estimators add to this library's loop: the stop
+on a training-loss plateau (with the ``"adaptive"`` learning rate), the ``"invscaling"``
+learning rate, this library's schedules shifted to each fit, the ``"auto"`` batch size,
+``partial_fit`` only for the stochastic solvers, and one fit of an estimator at a time."""
+
+from __future__ import annotations
+
+import math
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ...train.callbacks import Callback
+
+# The estimators (by id) being fitted now, so that a second fit of one estimator from another
+# thread is refused instead of mixing two runs in one set of weights.
+_FITTING: set[int] = set()
+_FITTING_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_fit_at_a_time(estimator):
+    with _FITTING_LOCK:
+        if id(estimator) in _FITTING:
+            raise RuntimeError(
+                f"this {type(estimator).__name__} is already being fitted in another thread; "
+                "fit a clone (sklearn.base.clone) to train two at once"
+            )
+        _FITTING.add(id(estimator))
+    try:
+        yield
+    finally:
+        with _FITTING_LOCK:
+            _FITTING.discard(id(estimator))
+
+
+class Plateau(Callback):
+    """scikit-learn's stop on a training-loss plateau: an epoch counts as no improvement
+    when its loss is above the best so far minus ``tol``; once more than
+    ``n_iter_no_change`` epochs in a row did not improve, training stops, or with the
+    ``"adaptive"`` learning rate the rate is divided by 5 and the count restarts, until the
+    rate falls below 1e-6."""
+
+    def __init__(self, settings: dict, *, adaptive: bool):
+        self.tol, self.patience, self.adaptive = (
+            settings["min_delta"],
+            settings["patience"],
+            adaptive,
+        )
+        self.best, self.count, self.stopped = math.inf, 0, False
+
+    def on_epoch_end(self, run) -> bool:
+        loss = run.history.train_loss[-1]
+        self.count = self.count + 1 if loss > self.best - self.tol else 0
+        self.best = min(self.best, loss)
+        if self.patience is None or self.count < self.patience:
+            return False
+        if self.adaptive and run.optimizer.lr / 5.0 > 1e-6:
+            run.optimizer.lr /= 5.0
+            self.count = 0
+            return False
+        self.stopped = True
+        return True
+
+
+class InverseScaling(Callback):
+    """scikit-learn's ``"invscaling"`` rate: ``learning_rate_init / (t + 1) ** power_t`` at
+    the start of each epoch, ``t`` the number of samples trained on so far."""
+
+    def __init__(self, lr: float, power_t: float, t: int):
+        self.lr, self.power_t, self.t = lr, power_t, t
+
+    def on_epoch_begin(self, run) -> None:
+        run.optimizer.lr = self.lr / (self.t + 1) ** self.power_t
+
+    def on_epoch_end(self, run) -> bool:
+        self.t += len(run.x)
+        return False
+
+
+def not_lbfgs(estimator) -> bool:
+    """``partial_fit`` exists for the stochastic solvers only, as in scikit-learn."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError('partial_fit is not available with solver="lbfgs"')
+    return True
+
+
+def batch_size_for(batch_size: int | str, n_samples: int) -> int:
+    """scikit-learn's batch size: ``"auto"`` is ``min(200, n_samples)``, and a larger one is
+    capped at ``n_samples``."""
+    return min(200 if batch_size == "auto" else batch_size, n_samples)
+
+
+@dataclass(frozen=True)
+class Shifted:
+    """A schedule that starts at epoch ``start`` of the network: each ``fit`` call runs its
+    schedule afresh, and ``partial_fit`` continues the last one."""
+
+    schedule: Any
+    start: int
+
+    def __call__(self, epoch: int) -> float:
+        return self.schedule(max(epoch - self.start, 0))
