@@ -147,27 +147,31 @@ def test_early_stopping_restores_best_epoch(rng):
     assert clf.n_iter_ == len(clf.val_loss_curve_) == len(clf.validation_scores_)
     assert clf.n_iter_ < 60
     assert clf.best_loss_ is None
-    assert clf.val_loss_curve_[clf.best_epoch_ - 1] == min(clf.val_loss_curve_)
+    # As in scikit-learn, the best epoch is the one with the highest validation score.
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
     assert clf.best_validation_score_ == clf.validation_scores_[clf.best_epoch_ - 1]
+    assert clf.best_epoch_ == 1 + clf.validation_scores_.index(max(clf.validation_scores_))
 
 
-def test_early_stopping_with_min_delta_keeps_the_lowest_validation_loss(rng):
-    # min_delta only decides when to stop: the weights kept are the best epoch's.
-    x = rng.normal(size=(200, 5))
-    y = (x[:, 0] + 0.5 * rng.normal(size=200) > 0).astype(int)
-    clf = MLPClassifier(
+def test_early_stopping_with_tol_keeps_the_highest_validation_score(rng):
+    # tol only decides when to stop: the weights kept are the best epoch's, though the
+    # epochs after it rose by less than tol.
+    x = rng.normal(size=(300, 5))
+    y = x[:, 0] + 0.5 * x[:, 1] ** 2 + 0.3 * rng.normal(size=300)
+    reg = MLPRegressor(
         hidden_layer_sizes=(16,),
         solver="sgd",
         nesterovs_momentum=False,
         learning_rate_init=0.01,
-        max_iter=200,
+        max_iter=300,
         early_stopping=True,
-        n_iter_no_change=5,
-        tol=0.05,
+        n_iter_no_change=3,
+        tol=0.02,
         random_state=0,
     ).fit(x, y)
-    assert clf.best_epoch_ > 1
-    assert clf.val_loss_curve_[clf.best_epoch_ - 1] == min(clf.val_loss_curve_)
+    scores = reg.validation_scores_
+    assert 1 < reg.best_epoch_ < 300
+    assert scores[reg.best_epoch_ - 1] == max(scores) == reg.best_validation_score_
 
 
 def test_finite_inputs_beyond_float32_are_named_without_blaming_nan():

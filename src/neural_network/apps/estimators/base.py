@@ -41,7 +41,7 @@ from ...train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
-from .rules import InverseScaling, Plateau, Shifted, batch_size_for, one_fit_at_a_time
+from .rules import BestScore, InverseScaling, Plateau, Shifted, batch_size_for, one_fit_at_a_time
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -94,6 +94,11 @@ class BaseMLP(BaseEstimator):
 
     def _validation_callbacks(self, validation_data) -> list[Callback]:
         return []
+
+    def _validation_score_list(self) -> list[float] | None:
+        """The list a validation callback appends each epoch's score to, or ``None`` when
+        the score is the History's ``val_accuracy``."""
+        return None
 
     @property
     def _n_outputs(self) -> int:
@@ -230,7 +235,7 @@ class BaseMLP(BaseEstimator):
                 x, targets, weights, settings
             )
             if self._early_stopping is None:
-                self._early_stopping = EarlyStopping(monitor="val_loss")
+                self._early_stopping = BestScore(self._validation_score_list())
             stopping = self._early_stopping  # set_params may have changed these since
             stopping.patience, stopping.min_delta = settings["patience"], settings["min_delta"]
             stopping.wait, stopping.stopped = 0, False  # each fit call has its patience

@@ -78,9 +78,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     ``tol`` (scikit-learn's rule), and warns with ``ConvergenceWarning`` when it runs out of
     epochs instead. With ``early_stopping``, a stratified ``validation_fraction`` of the
     training data is held out, training stops once more than ``n_iter_no_change`` epochs in a
-    row have not lowered the validation loss by ``tol``, and the weights of the epoch with
-    the lowest validation loss are restored. :meth:`partial_fit` refuses
-    ``early_stopping=True``, as scikit-learn's does.
+    row have not raised the validation score (accuracy; R² for the regressor) by ``tol``,
+    and the weights of the epoch with the highest score are restored, as in scikit-learn.
+    :meth:`partial_fit` refuses ``early_stopping=True``, as scikit-learn's does.
 
     ``sample_weight`` (in :meth:`fit` and :meth:`partial_fit`) and ``class_weight`` weigh
     each sample's loss: the loss is ``sum_i w_i l_i / sum_i w_i`` per mini-batch, so an
@@ -128,7 +128,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             it (and stays at the last rate once it has run out).
         lr_decay: Factor of the ``"step"`` schedule, in ``(0, 1]``.
         lr_decay_every: Epochs between the ``"step"`` schedule's decays.
-        early_stopping: Hold out a validation set and stop on its loss (see above).
+        early_stopping: Hold out a validation set and stop on its score (see above).
         validation_fraction: Share of the training data held out with ``early_stopping``.
         scale_inputs: Min-max scale every feature to ``[0, 1]`` with statistics from the data
             given to :meth:`fit` (or the first :meth:`partial_fit` call). Constant features
@@ -177,8 +177,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         best_epoch_: The epoch of ``history_`` (from 1) whose weights were kept; the last
             one without ``early_stopping``.
         best_validation_score_: Validation accuracy of ``best_epoch_`` (``None`` without
-            ``early_stopping``). The best epoch is chosen on loss, so this need not be the
-            maximum of ``validation_scores_``.
+            ``early_stopping``): the maximum of ``validation_scores_``.
     """
 
     def __init__(

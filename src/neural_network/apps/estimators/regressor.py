@@ -299,6 +299,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _validation_callbacks(self, validation_data) -> list[Callback]:
         return [] if validation_data is None else [ValidationR2(self._validation_r2)]
 
+    def _validation_score_list(self) -> list[float]:
+        return self._validation_r2
+
     def _validation_scores(self) -> list[float]:
         return list(self._validation_r2)
 

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ...train.callbacks import Callback
+from ...train.callbacks import Callback, EarlyStopping
 
 # The estimators (by id) being fitted now, so that a second fit of one estimator from another
 # thread is refused instead of mixing two runs in one set of weights.
@@ -102,3 +102,18 @@ class Shifted:
 
     def __call__(self, epoch: int) -> float:
         return self.schedule(max(epoch - self.start, 0))
+
+
+class BestScore(EarlyStopping):
+    """scikit-learn's early stopping: watch the validation *score* (accuracy, or R² from
+    ``scores``, the list a validation callback appends to), keep the epoch with the highest,
+    and stop once more than ``n_iter_no_change`` epochs in a row did not beat the best by
+    ``tol`` (``patience`` and ``min_delta``, set by the estimator before each fit)."""
+
+    def __init__(self, scores: list[float] | None):
+        super().__init__(monitor="val_accuracy")
+        self.scores = scores
+
+    def on_epoch_end(self, run) -> bool:
+        value = run.history.val_accuracy[-1] if self.scores is None else self.scores[-1]
+        return self.update(value, run.epoch, run.model.flat.values)
