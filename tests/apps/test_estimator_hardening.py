@@ -44,7 +44,9 @@ def test_regressor_standardises_targets_near_1e160_without_overflow(rng):
 def test_regressor_without_standardising_refuses_targets_beyond_its_dtype(rng):
     x = rng.normal(size=(4, 2))
     with pytest.raises(ValueError, match="beyond float32's range"):
-        MLPRegressor(max_iter=1, standardize_targets=False).fit(x, np.full(4, 1e160))
+        MLPRegressor(max_iter=1, standardize_targets=False, dtype="float32").fit(
+            x, np.full(4, 1e160)
+        )
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,6 @@ LEFT_OUT = ("test_gradient",)  # calls scikit-learn's private _loss_grad_lbfgs
 _LBFGS = 'solver="lbfgs" (the L-BFGS trainer is not there yet)'
 _NESTEROV = "SGD's default nesterovs_momentum=True (the optimiser has no Nesterov yet)"
 _IDENTITY = 'activation="identity" (not there yet)'
-_DTYPE = "coefs_ and predictions in the input's dtype (ours train in dtype, float32)"
 
 # Tests of the copied suite that do not pass yet, by name (parameters included), and why.
 NOT_YET = {
@@ -65,9 +64,6 @@ NOT_YET = {
     "test_n_iter_no_change_inf": _NESTEROV,
     "test_early_stopping_stratified": "a class too small to stratify is split without "
     "stratification, where scikit-learn raises train_test_split's error",
-    "test_mlp_param_dtypes[MLPClassifier-float64]": _DTYPE,
-    "test_mlp_param_dtypes[MLPRegressor-float32]": _DTYPE,
-    "test_mlp_param_dtypes[MLPRegressor-float64]": _DTYPE,
     "test_mlp_loading_from_joblib_partial_fit": "200 partial_fit calls on one sample reach "
     "the target to 1e-3, not 1e-4",
     "test_mlp_warm_start_no_convergence[sgd-MLPClassifier]": _NESTEROV,

@@ -215,6 +215,9 @@ class BaseMLP(BaseEstimator):
             reset=not continuing,
             **self._validate_kwargs,
         )
+        if settings["dtype"] is None:  # as scikit-learn: train in the input's dtype
+            settings["dtype"] = self.model_.dtype if continuing else X.dtype
+        self._train_dtype = settings["dtype"]
         weights = check_sample_weight(sample_weight, len(X))
         X, y, weights = _drop_unweighted(X, y, weights)
         targets = self._prepare_targets(y, weights, reset=not continuing, classes=classes)
@@ -481,10 +484,13 @@ class BaseMLP(BaseEstimator):
         return self.loss_curve_[-1]
 
 
-def _check_dtype(dtype) -> np.dtype:
+def _check_dtype(dtype) -> np.dtype | None:
+    """The training dtype, or ``None`` for the input's (resolved by ``fit``)."""
+    if dtype is None:
+        return None
     if isinstance(dtype, str) and dtype in DTYPES:
         return np.dtype(dtype)
-    raise ValueError(f"Unknown dtype {dtype!r}; expected one of {list(DTYPES)}")
+    raise ValueError(f"Unknown dtype {dtype!r}; expected None or one of {list(DTYPES)}")
 
 
 def _drop_unweighted(X, targets, weights):

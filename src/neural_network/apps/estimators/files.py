@@ -168,7 +168,7 @@ def restore_estimator(
         state = dict(
             zip(("min", "scale"), (model_file.arrays[k] for k in SCALER_ARRAYS), strict=True)
         )
-        estimator.scaler_ = MinMaxScaler.from_state(state, dtype=settings["dtype"])
+        estimator.scaler_ = MinMaxScaler.from_state(state, dtype=model.dtype)
     estimator.history_ = read_history(config["history"])
     n_epochs = len(estimator.history_)
     schedule_start = config.get("schedule_start", 0)
@@ -247,7 +247,7 @@ def check_architecture(
             dropout=params["dropout"] or None,
             init=params.get("init"),
             rng=np.random.default_rng(0),
-            dtype=params.get("dtype", "float32"),
+            dtype=params.get("dtype", "float32") or model.dtype,  # None: the input's
         ).get_config()
     except (TypeError, ValueError) as problem:
         raise error(f"the parameters do not describe a network: {problem}") from None

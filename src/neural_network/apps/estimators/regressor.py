@@ -45,7 +45,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a linear
     ``Dense`` output with one unit per target, trained with mini-batches by this library's
-    :func:`~neural_network.fit` in float32 (or float64, see ``dtype``). ``y`` may be
+    :func:`~neural_network.fit` in the input's dtype (or the one ``dtype`` names). ``y`` may be
     ``(n_samples,)`` or ``(n_samples, n_outputs)``; :meth:`predict` returns the same shape.
     :meth:`score` is R² (averaged uniformly over the outputs).
 
@@ -108,7 +108,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         lr_decay: float = 0.5,
         lr_decay_every: int = 30,
         scale_inputs: bool = True,
-        dtype: str = "float32",
+        dtype: str | None = None,
         loss: str = "squared_error",
         huber_delta: float = 1.0,
         standardize_targets: bool = True,
@@ -180,10 +180,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, shape ``(n_samples,)`` if ``y`` was 1-D, else
-        ``(n_samples, n_outputs)``; float64."""
+        ``(n_samples, n_outputs)``; float32 for float32 ``X``, else float64."""
         outputs = self._outputs(X)  # checks that the estimator is fitted
         if self.target_mean_ is not None:
             outputs = outputs * self.target_scale_ + self.target_mean_
+        # In the input's dtype, as scikit-learn's: float32 for float32 input, else float64.
+        if getattr(X, "dtype", None) == np.float32:
+            outputs = outputs.astype(np.float32)
         return outputs[:, 0] if self._target_1d else outputs
 
     def save(self, path: str | os.PathLike) -> None:
@@ -284,10 +287,11 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             )
         if self.target_mean_ is not None:
             targets = (targets - self.target_mean_) / self.target_scale_
-        limit = np.finfo(np.dtype(self.dtype)).max  # dtype was checked by _check_params
+        dtype = self._train_dtype  # set by fit before the targets
+        limit = np.finfo(dtype).max
         if (np.abs(targets) > limit).any():
             raise ValueError(
-                f"y holds finite values beyond {self.dtype}'s range ({limit:.3g}) that the "
+                f"y holds finite values beyond {dtype}'s range ({limit:.3g}) that the "
                 "network cannot train on; use standardize_targets=True or rescale y"
             )
         return targets
