@@ -41,7 +41,15 @@ from ...train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
-from .rules import BestScore, InverseScaling, Plateau, Shifted, batch_size_for, one_fit_at_a_time
+from .rules import (
+    BestScore,
+    InverseScaling,
+    Plateau,
+    Shifted,
+    batch_size_for,
+    make_rng,
+    one_fit_at_a_time,
+)
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -53,26 +61,6 @@ DTYPES = ("float32", "float64")
 # calls: at 0 they would not train at all.
 COSINE_FLOOR = 0.01
 _PREDICT_BATCH = 2048
-
-
-def make_rng(random_state) -> np.random.Generator:
-    """One ``np.random.Generator`` from scikit-learn's ``random_state`` conventions.
-
-    ``None`` gives fresh entropy, an int a fixed seed; a ``RandomState`` is consumed (one draw
-    seeds the generator, so successive fits differ), and a ``Generator`` is used as it is.
-    """
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    raise ValueError(
-        "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
-        f"got {random_state!r}"
-    )
 
 
 class BaseMLP(BaseEstimator):

@@ -1,15 +1,19 @@
 """scikit-learn's training rules that the estimators add to this library's loop: the stop
 on a training-loss plateau (with the ``"adaptive"`` learning rate), the ``"invscaling"``
 learning rate, this library's schedules shifted to each fit, the ``"auto"`` batch size,
-``partial_fit`` only for the stochastic solvers, and one fit of an estimator at a time."""
+``partial_fit`` only for the stochastic solvers, ``random_state``'s conventions, and one
+fit of an estimator at a time."""
 
 from __future__ import annotations
 
 import math
+import numbers
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ...train.callbacks import Callback, EarlyStopping
 
@@ -117,3 +121,23 @@ class BestScore(EarlyStopping):
     def on_epoch_end(self, run) -> bool:
         value = run.history.val_accuracy[-1] if self.scores is None else self.scores[-1]
         return self.update(value, run.epoch, run.model.flat.values)
+
+
+def make_rng(random_state) -> np.random.Generator:
+    """One ``np.random.Generator`` from scikit-learn's ``random_state`` conventions.
+
+    ``None`` gives fresh entropy, an int a fixed seed; a ``RandomState`` is consumed (one draw
+    seeds the generator, so successive fits differ), and a ``Generator`` is used as it is.
+    """
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+    ):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    raise ValueError(
+        "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
+        f"got {random_state!r}"
+    )
