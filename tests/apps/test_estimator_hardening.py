@@ -111,3 +111,11 @@ def test_scikit_learns_logistic_activation_is_the_sigmoid_layer(rng, tmp_path):
     assert type(clf.model_.layers[1]).__name__ == "Sigmoid"
     clf.save(tmp_path / "clf.npz")
     np.testing.assert_array_equal(load_model(tmp_path / "clf.npz").predict(x), clf.predict(x))
+
+
+def test_verbose_prints_each_iteration_as_scikit_learn_does(rng, capsys):
+    x, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
+    MLPClassifier((4,), max_iter=2, verbose=True, n_iter_no_change=np.inf).fit(x, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(",")[0] for line in lines] == ["Iteration 1", "Iteration 2"]
+    assert all(line.split("loss = ")[1] for line in lines)

@@ -37,7 +37,7 @@ from ...core.model import Sequential, build_mlp
 from ...data.preprocessing import MinMaxScaler
 from ...optim.optimizers import SGD, Adam, Optimizer
 from ...optim.schedules import Constant, Cosine, StepDecay
-from ...train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
+from ...train.callbacks import Callback, EarlyStopping, LRSchedule
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
@@ -45,6 +45,7 @@ from .rules import (
     BestScore,
     InverseScaling,
     Plateau,
+    PrintIterations,
     Shifted,
     batch_size_for,
     make_rng,
@@ -393,7 +394,7 @@ class BaseMLP(BaseEstimator):
         elif self._sgd_rate() == "constant":  # "adaptive": the plateau callback lowers it
             callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
         if self.verbose:
-            callbacks.append(ProgressBar())
+            callbacks.append(PrintIterations())
         batch_size = batch_size_for(settings["batch_size"], len(x))
         # scikit-learn's alpha divides the penalty 0.5 * alpha * |W|^2 by the batch size;
         # the optimiser's l2 is the coefficient of the penalty itself. The nominal size (200

@@ -152,7 +152,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         device: ``"cpu"`` or ``"cuda"`` (an NVIDIA GPU through CuPy, the ``cuda`` extra);
             sample and class weights train on the CPU only. Fitted networks save and load
             on any machine.
-        verbose: Show a progress bar over epochs.
+        verbose: Print each epoch's training loss, as scikit-learn does (``Iteration 1,
+            loss = ...``).
 
     Attributes:
         classes_: The class labels, sorted, shape ``(n_classes,)``.

@@ -1,8 +1,8 @@
 """scikit-learn's training rules that the estimators add to this library's loop: the stop
 on a training-loss plateau (with the ``"adaptive"`` learning rate), the ``"invscaling"``
 learning rate, this library's schedules shifted to each fit, the ``"auto"`` batch size,
-``partial_fit`` only for the stochastic solvers, ``random_state``'s conventions, and one
-fit of an estimator at a time."""
+``partial_fit`` only for the stochastic solvers, ``random_state``'s conventions, ``verbose``
+output, and one fit of an estimator at a time."""
 
 from __future__ import annotations
 
@@ -141,3 +141,15 @@ def make_rng(random_state) -> np.random.Generator:
         "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
         f"got {random_state!r}"
     )
+
+
+class PrintIterations(Callback):
+    """``verbose``: print each epoch's training loss to stdout, in scikit-learn's words
+    (``Iteration 3, loss = 0.12345678``), and the validation score with early stopping."""
+
+    def on_epoch_end(self, run) -> bool:
+        history = run.history
+        print(f"Iteration {len(history)}, loss = {history.train_loss[-1]:.8f}")
+        if history.val_accuracy:
+            print(f"Validation accuracy: {history.val_accuracy[-1]:.6f}")
+        return False
