@@ -119,3 +119,13 @@ def test_verbose_prints_each_iteration_as_scikit_learn_does(rng, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(",")[0] for line in lines] == ["Iteration 1", "Iteration 2"]
     assert all(line.split("loss = ")[1] for line in lines)
+
+
+def test_n_iter_no_change_inf_saves_and_loads(rng, tmp_path):
+    x, y = rng.normal(size=(30, 3)), rng.integers(0, 2, 30)
+    clf = MLPClassifier((4,), max_iter=3, n_iter_no_change=np.inf, random_state=0).fit(x, y)
+    assert clf.n_iter_ == 3
+    clf.save(tmp_path / "clf.npz")
+    loaded = load_model(tmp_path / "clf.npz")
+    assert loaded.n_iter_no_change == np.inf
+    np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))

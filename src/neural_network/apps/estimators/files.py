@@ -136,6 +136,8 @@ def restore_estimator(
         if not all(isinstance(pair, list) and len(pair) == 2 for pair in pairs):
             raise ModelFileError("class_weight must be a list of [label, weight] pairs")
         params["class_weight"] = {label: weight for label, weight in pairs}
+    if params.get("n_iter_no_change") == "inf":
+        params["n_iter_no_change"] = math.inf
     if params["random_state"] is not None and type(params["random_state"]) is not int:
         raise ModelFileError(f"random_state must be an int or null; got {params['random_state']!r}")
     estimator = cls(**params)
@@ -204,8 +206,9 @@ def finish_restoring(estimator, config: dict) -> None:
 
 
 def _json_param(value):
-    """A constructor parameter as JSON: tuples become lists, NumPy scalars Python ones, and a
-    ``random_state`` object (not reproducible from a file) becomes ``None``."""
+    """A constructor parameter as JSON: tuples become lists, NumPy scalars Python ones, an
+    infinity ``"inf"``, and a ``random_state`` object (not reproducible from a file)
+    becomes ``None``."""
     if isinstance(value, (np.random.RandomState, np.random.Generator)):
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -213,7 +216,8 @@ def _json_param(value):
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
-        return float(value)
+        # n_iter_no_change=np.inf (never stop early): JSON has no infinity.
+        return "inf" if value == math.inf else float(value)
     if isinstance(value, (tuple, list, np.ndarray)):
         return [_json_param(item) for item in value]
     if isinstance(value, dict):  # class_weight: JSON keys would have to be strings
