@@ -259,7 +259,7 @@ class BaseMLP(BaseEstimator):
                     f"Stochastic Optimizer: Maximum iterations ({settings['epochs']}) reached "
                     "and the optimization hasn't converged yet.",
                     ConvergenceWarning,
-                    stacklevel=3,
+                    stacklevel=4,  # the caller of fit
                 )
         return self
 
