@@ -27,8 +27,8 @@ from neural_network import MLPClassifier
 
 GRID = {
     "hidden_layer_sizes": [(64,), (128,), (128, 64)],
-    "lr": [1e-3, 3e-3],
-    "l2": [1e-4, 1e-3],
+    "learning_rate_init": [1e-3, 3e-3],
+    "alpha": [1e-4, 1e-3],
 }
 
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         x, y, test_size=0.25, stratify=y, random_state=args.seed
     )
     search = GridSearchCV(
-        MLPClassifier(epochs=args.epochs, random_state=args.seed),
+        MLPClassifier(max_iter=args.epochs, random_state=args.seed),
         GRID,
         cv=args.cv,
         n_jobs=args.n_jobs,

@@ -41,10 +41,10 @@ from neural_network import MLPClassifier
 
 FULL_GRID = {
     "hidden_layer_sizes": [(64,), (128,), (128, 64)],
-    "lr": [1e-3, 3e-3],
-    "l2": [1e-4, 1e-3],
+    "learning_rate_init": [1e-3, 3e-3],
+    "alpha": [1e-4, 1e-3],
 }
-QUICK_GRID = {"hidden_layer_sizes": [(16,), (32,)], "lr": [3e-3]}
+QUICK_GRID = {"hidden_layer_sizes": [(16,), (32,)], "learning_rate_init": [3e-3]}
 
 
 def search_digits(*, quick: bool, cv: int, seed: int) -> dict:
@@ -64,7 +64,7 @@ def search_digits(*, quick: bool, cv: int, seed: int) -> dict:
         x, y, test_size=0.25, stratify=y, random_state=seed
     )
     grid = QUICK_GRID if quick else FULL_GRID
-    estimator = MLPClassifier(epochs=20 if quick else 100, random_state=seed)
+    estimator = MLPClassifier(max_iter=20 if quick else 100, random_state=seed)
     search = GridSearchCV(estimator, grid, cv=cv, n_jobs=-1)
     started = time.perf_counter()
     with joblib.parallel_config(backend="dask"):

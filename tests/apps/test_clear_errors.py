@@ -94,7 +94,7 @@ def test_labels_a_model_file_cannot_store_are_refused_at_fit():
     x = np.random.default_rng(0).random((40, 4))
     days = np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[D]")[np.arange(40) % 2]
     with pytest.raises(ValueError, match=re.escape("integers, floats, booleans or strings")):
-        MLPClassifier(hidden_layer_sizes=(4,), epochs=1).fit(x, days)
-    classifier = MLPClassifier(hidden_layer_sizes=(4,), epochs=1)
+        MLPClassifier(hidden_layer_sizes=(4,), max_iter=1).fit(x, days)
+    classifier = MLPClassifier(hidden_layer_sizes=(4,), max_iter=1)
     with pytest.raises(ValueError, match="datetime64"):
         classifier.partial_fit(x, days, classes=days[:2])

@@ -469,7 +469,7 @@ def test_predict_with_an_mlp_classifier(tmp_path, test_digits, capsys):
     from neural_network import MLPClassifier
 
     x, labels = test_digits
-    classifier = MLPClassifier(hidden_layer_sizes=(16,), epochs=1, random_state=0)
+    classifier = MLPClassifier(hidden_layer_sizes=(16,), max_iter=1, random_state=0)
     classifier.fit(x[:1000], labels[:1000]).save(tmp_path / "classifier.npz")
     np.save(tmp_path / "digit.npy", x[0])
     argv = ["predict", str(tmp_path / "classifier.npz"), str(tmp_path / "digit.npy"), "--json"]

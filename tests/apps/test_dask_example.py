@@ -36,5 +36,5 @@ def test_dask_grid_search_example_runs_on_a_local_cluster():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["workers"] == 1
     assert result["n_fits"] == 6
-    assert set(result["best_params"]) == {"hidden_layer_sizes", "lr"}
+    assert set(result["best_params"]) == {"hidden_layer_sizes", "learning_rate_init"}
     assert result["test_accuracy"] > 0.8

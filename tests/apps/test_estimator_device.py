@@ -18,7 +18,7 @@ def _data():
 def test_unknown_device_is_named():
     x, y = _data()
     with pytest.raises(ValueError, match=r"Unknown device 'tpu'"):
-        MLPClassifier((4,), device="tpu", epochs=1).fit(x, y)
+        MLPClassifier((4,), device="tpu", max_iter=1).fit(x, y)
 
 
 def test_cpu_device_is_the_default_and_kept_in_params():
@@ -27,8 +27,8 @@ def test_cpu_device_is_the_default_and_kept_in_params():
 
 def test_device_reaches_the_network(standin_cuda):
     x, y = _data()
-    on_device = MLPClassifier((4,), device="cuda", epochs=2, random_state=0).fit(x, y)
-    on_host = MLPClassifier((4,), device="cpu", epochs=2, random_state=0).fit(x, y)
+    on_device = MLPClassifier((4,), device="cuda", max_iter=2, random_state=0).fit(x, y)
+    on_host = MLPClassifier((4,), device="cpu", max_iter=2, random_state=0).fit(x, y)
     assert on_device.model_.device == "cuda"
     np.testing.assert_allclose(on_device.predict_proba(x), on_host.predict_proba(x), atol=1e-6)
 
@@ -36,6 +36,6 @@ def test_device_reaches_the_network(standin_cuda):
 def test_weights_on_a_gpu_are_refused_with_a_sentence(standin_cuda):
     x, y = _data()
     with pytest.raises(ValueError, match="sample weights are not supported for a model on a GPU"):
-        MLPClassifier((4,), device="cuda", epochs=1).fit(
+        MLPClassifier((4,), device="cuda", max_iter=1).fit(
             x, y, sample_weight=np.arange(len(x)) % 3 + 1.0
         )

@@ -9,7 +9,7 @@ from neural_network import MLPClassifier, MLPRegressor, load_model  # noqa: E402
 
 COUNTS = np.array([2, 0, 1, 3, 1, 1, 0, 2, 1, 4, 1, 2])
 # One full batch, float64: weighting and repeating may differ only by rounding.
-FULL_BATCH = {"hidden_layer_sizes": (6,), "epochs": 4, "batch_size": 1000, "dtype": "float64"}
+FULL_BATCH = {"hidden_layer_sizes": (6,), "max_iter": 4, "batch_size": 1000, "dtype": "float64"}
 
 
 def _data(rng, estimator):
@@ -92,7 +92,7 @@ def test_balanced_class_weight_is_refused_in_partial_fit(rng):
 def test_bad_class_weights_are_refused(rng, class_weight, message):
     x, y = _data(rng, MLPClassifier)
     with pytest.raises(ValueError, match=message):
-        MLPClassifier(class_weight=class_weight, epochs=1).fit(x, y)
+        MLPClassifier(class_weight=class_weight, max_iter=1).fit(x, y)
 
 
 def test_zero_weights_drop_samples_from_scaling_too(rng):
@@ -107,14 +107,14 @@ def test_zero_weights_drop_samples_from_scaling_too(rng):
 @pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
 def test_weighted_early_stopping_splits_the_weights_too(rng, estimator):
     x, y = rng.normal(size=(60, 3)), rng.integers(0, 2, 60)
-    model = estimator((8,), epochs=5, early_stopping=True, random_state=0)
+    model = estimator((8,), max_iter=5, early_stopping=True, random_state=0)
     model.fit(x, y, sample_weight=rng.uniform(0.5, 2, 60))
     assert len(model.validation_scores_) == model.n_iter_ == 5
 
 
 def test_class_weight_dict_survives_the_model_file(tmp_path, rng):
     x, y = rng.normal(size=(30, 3)), rng.choice(["a", "b"], 30)
-    clf = MLPClassifier((4,), epochs=2, class_weight={"a": 2.0}, random_state=0).fit(x, y)
+    clf = MLPClassifier((4,), max_iter=2, class_weight={"a": 2.0}, random_state=0).fit(x, y)
     clf.save(tmp_path / "clf.npz")
     assert load_model(tmp_path / "clf.npz").get_params()["class_weight"] == {"a": 2.0}
 
@@ -124,7 +124,7 @@ def test_in_float32_weights_and_repeats_agree_to_float32_rounding(rng, estimator
     """What scikit-learn's sample-weight equivalence check measures, at float32's tolerance
     (the check's 1e-7 is below float32 rounding; the float64 instances pass it)."""
     x, y = _data(rng, estimator)
-    params = {**FULL_BATCH, "dtype": "float32", "epochs": 20, "random_state": 0}
+    params = {**FULL_BATCH, "dtype": "float32", "max_iter": 20, "random_state": 0}
     weighted = estimator(**params).fit(x, y, sample_weight=COUNTS)
     repeated = estimator(**params).fit(np.repeat(x, COUNTS, axis=0), np.repeat(y, COUNTS, axis=0))
     predict = "predict_proba" if estimator is MLPClassifier else "predict"

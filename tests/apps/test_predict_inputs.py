@@ -105,7 +105,7 @@ def test_labels_from_a_model_file_are_printed_escaped(tmp_path, digits, capsys):
 
     x, labels = digits
     names = np.array([f"\x1b]0;owned\x07{k}\x1b[2J" for k in range(10)])
-    classifier = MLPClassifier(hidden_layer_sizes=(8,), epochs=1, random_state=0)
+    classifier = MLPClassifier(hidden_layer_sizes=(8,), max_iter=1, random_state=0)
     classifier.fit(x, names[labels]).save(tmp_path / "classifier.npz")
     np.save(tmp_path / "digit.npy", x[0])
     code, out, _ = run_predict(capsys, tmp_path / "classifier.npz", tmp_path / "digit.npy")

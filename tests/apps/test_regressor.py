@@ -31,7 +31,7 @@ def _friedman_like(rng, n=300, n_outputs=None):
 
 def test_learns_diabetes_and_score_is_r2(diabetes):
     x_train, x_test, y_train, y_test = diabetes
-    reg = MLPRegressor((32,), epochs=200, random_state=0).fit(x_train, y_train)
+    reg = MLPRegressor((32,), max_iter=200, random_state=0).fit(x_train, y_train)
     assert reg.score(x_test, y_test) == pytest.approx(r2_score(y_test, reg.predict(x_test)))
     assert reg.score(x_test, y_test) > 0.3  # ridge regression: 0.37 on this split
     assert reg.predict(x_test).shape == y_test.shape
@@ -42,20 +42,20 @@ def test_learns_diabetes_and_score_is_r2(diabetes):
 
 def test_multi_output_targets_in_their_own_units(rng):
     x, y = _friedman_like(rng, n_outputs=3)
-    reg = MLPRegressor((64,), lr=3e-3, epochs=150, random_state=0).fit(x, y)
+    reg = MLPRegressor((64,), learning_rate_init=3e-3, max_iter=150, random_state=0).fit(x, y)
     assert reg.n_outputs_ == 3
     assert reg.predict(x).shape == (300, 3)
     assert reg.score(x, y) > 0.9
     np.testing.assert_allclose(reg.target_mean_, y.mean(axis=0))
     # A (n, 1) target predicts (n, 1); a 1-D one predicts 1-D.
-    column = MLPRegressor((8,), epochs=2, random_state=0).fit(x, y[:, :1])
+    column = MLPRegressor((8,), max_iter=2, random_state=0).fit(x, y[:, :1])
     assert column.predict(x).shape == (300, 1)
 
 
 def test_without_standardisation_the_network_sees_raw_targets(rng):
     x, y = _friedman_like(rng)
-    raw = MLPRegressor((16,), epochs=3, standardize_targets=False, random_state=0).fit(x, y)
-    standard = MLPRegressor((16,), epochs=3, random_state=0).fit(x, y)
+    raw = MLPRegressor((16,), max_iter=3, standardize_targets=False, random_state=0).fit(x, y)
+    standard = MLPRegressor((16,), max_iter=3, random_state=0).fit(x, y)
     assert raw.target_mean_ is None
     # Half the squared error of targets around 14 in their units, against about 1/2 of a
     # standard deviation's square.
@@ -68,7 +68,9 @@ def test_huber_resists_outliers(rng):
     y_dirty = y.copy()
     y_dirty[::10] += 50  # a tenth of the targets are far off
     fits = {
-        loss: MLPRegressor((), loss=loss, lr=0.01, epochs=60, random_state=0).fit(x, y_dirty)
+        loss: MLPRegressor((), loss=loss, learning_rate_init=0.01, max_iter=60, random_state=0).fit(
+            x, y_dirty
+        )
         for loss in ("squared_error", "huber")
     }
     errors = {loss: np.abs(reg.predict(x) - y).mean() for loss, reg in fits.items()}
@@ -77,7 +79,7 @@ def test_huber_resists_outliers(rng):
 
 def test_early_stopping_scores_validation_r2(rng):
     x, y = _friedman_like(rng)
-    reg = MLPRegressor((32,), epochs=300, early_stopping=True, patience=3, random_state=0)
+    reg = MLPRegressor((32,), max_iter=300, early_stopping=True, n_iter_no_change=3, random_state=0)
     reg.fit(x, y)
     assert reg.n_iter_ < 300
     assert len(reg.validation_scores_) == len(reg.val_loss_curve_) == reg.n_iter_
@@ -97,7 +99,7 @@ def test_early_stopping_scores_validation_r2(rng):
 @pytest.mark.parametrize("n_outputs", [None, 2])
 def test_save_and_load_round_trip(tmp_path, rng, params, n_outputs):
     x, y = _friedman_like(rng, n=80, n_outputs=n_outputs)
-    reg = MLPRegressor((8, 4), epochs=5, **params).fit(x, y)
+    reg = MLPRegressor((8, 4), max_iter=5, **params).fit(x, y)
     reg.save(tmp_path / "reg.npz")
     loaded = load_model(tmp_path / "reg.npz")
     assert isinstance(loaded, MLPRegressor)
@@ -109,7 +111,8 @@ def test_save_and_load_round_trip(tmp_path, rng, params, n_outputs):
         reg.best_epoch_,
         reg.best_validation_score_,
     )
-    loaded.partial_fit(x, y)
+    # a fresh optimiser continues from the loaded weights (partial_fit refuses early stopping)
+    loaded.set_params(warm_start=True, max_iter=1).fit(x, y)
     assert len(loaded.loss_curve_) == len(reg.loss_curve_) + 1
 
 
@@ -118,7 +121,7 @@ def test_the_kind_is_loaded_lazily_and_checked(tmp_path, rng):
         "neural_network.apps.estimators:MLPRegressor._from_model_file"
     )
     x, y = _friedman_like(rng, n=40)
-    MLPRegressor((4,), epochs=1).fit(x, y).save(tmp_path / "reg.npz")
+    MLPRegressor((4,), max_iter=1).fit(x, y).save(tmp_path / "reg.npz")
     assert read_model_file(tmp_path / "reg.npz").kind == "mlp_regressor"
 
 
@@ -147,7 +150,7 @@ def test_partial_fit_refuses_another_number_of_outputs(rng):
 def test_pipeline_and_grid_search(diabetes):
     x_train, x_test, y_train, y_test = diabetes
     pipeline = make_pipeline(
-        StandardScaler(), MLPRegressor(epochs=60, scale_inputs=False, random_state=0)
+        StandardScaler(), MLPRegressor(max_iter=60, scale_inputs=False, random_state=0)
     )
     search = GridSearchCV(
         pipeline, {"mlpregressor__hidden_layer_sizes": [(16,), (32,)]}, cv=3, n_jobs=2

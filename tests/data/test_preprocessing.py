@@ -180,3 +180,26 @@ def test_one_hot_of_no_labels():
 def test_one_hot_rejects_bad_input(labels, n_classes, match):
     with pytest.raises(ValueError, match=match):
         one_hot(labels, n_classes)
+
+
+def test_min_max_subtracts_before_casting_so_large_offsets_keep_their_resolution():
+    x = (1.7e9 + np.arange(200.0)).reshape(-1, 1)
+    scaled = MinMaxScaler().fit_transform(x)
+    assert scaled.dtype == np.float32
+    assert len(np.unique(scaled)) == 200
+    np.testing.assert_allclose(scaled[:, 0], np.arange(200) / 199, atol=1e-6)
+
+
+def test_min_max_scales_finite_values_beyond_float32s_range():
+    x = np.array([[-1e300], [0.0], [1e300]])
+    scaled = MinMaxScaler().fit_transform(x)
+    np.testing.assert_allclose(scaled[:, 0], [0.0, 0.5, 1.0], atol=1e-6)
+
+
+def test_min_max_names_overflow_not_nan_for_values_far_outside_the_fitted_range():
+    scaler = MinMaxScaler().fit(np.array([[0.0], [1.0]]))
+    with pytest.raises(ValueError, match="overflows float32") as caught:
+        scaler.transform(np.array([[1e39]]))
+    assert "NaN" not in str(caught.value)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        scaler.transform(np.array([[np.nan]]))

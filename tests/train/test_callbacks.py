@@ -370,3 +370,27 @@ def test_every_on_train_end_runs_when_one_fails():
     ):
         train(FailingEnd(), Boom(), recorder)
     assert recorder.log[-1] == ("recorder", "train_end", 1)
+
+
+def test_early_stopping_with_min_delta_restores_the_best_epoch_not_the_last_big_improvement():
+    # Each epoch after the first improves on the one before, but by less than min_delta:
+    # patience runs out at epoch 4, and the weights kept are epoch 4's, the lowest loss.
+    stopping = EarlyStopping(patience=3, min_delta=0.2)
+    weights = np.zeros(2)
+    stops = []
+    for epoch, loss in enumerate([1.0, 0.95, 0.9, 0.85], start=1):
+        weights[:] = epoch
+        stops.append(stopping.update(loss, epoch, weights))
+    assert stops == [False, False, False, True]
+    assert stopping.best_epoch == 4 and stopping.best == 0.85
+    weights[:] = -1
+    assert stopping.restore(weights)
+    np.testing.assert_array_equal(weights, [4.0, 4.0])
+
+
+def test_early_stopping_min_delta_still_resets_patience_on_a_big_enough_improvement():
+    stopping = EarlyStopping(patience=2, min_delta=0.1)
+    losses = [1.0, 0.95, 0.8, 0.79, 0.78]  # 0.8 beats 0.95 by more than 0.1: wait resets
+    stops = [stopping.update(loss, epoch) for epoch, loss in enumerate(losses, start=1)]
+    assert stops == [False, False, False, False, True]
+    assert stopping.best_epoch == 5

@@ -233,15 +233,17 @@ def test_early_stopping_never_stops_while_improving():
 
 def test_early_stopping_respects_min_delta():
     stopper = EarlyStopping(patience=2, min_delta=0.1)
-    # 0.95 and 0.92 are lower, but not by more than min_delta: no improvement.
+    # 0.95 and 0.92 are lower, but not by more than min_delta: no improvement, so training
+    # stops; the best epoch is still the lowest one (min_delta only decides when to stop).
     assert feed(stopper, [1.0, 0.95, 0.92]) == 3
-    assert stopper.best == 1.0
-    assert stopper.best_epoch == 1
+    assert stopper.best == 0.92
+    assert stopper.best_epoch == 3
 
     stopper = EarlyStopping(patience=2, min_delta=0.1)
-    assert feed(stopper, [1.0, 0.95, 0.85, 0.8]) is None
-    assert stopper.best == 0.85
-    assert stopper.best_epoch == 3
+    # 0.8 beats the best before it (0.95) by more than min_delta: patience starts again.
+    assert feed(stopper, [1.0, 0.95, 0.8, 0.79]) is None
+    assert stopper.best == 0.79
+    assert stopper.best_epoch == 4
 
 
 def test_early_stopping_never_counts_nan_as_improvement():
@@ -274,8 +276,8 @@ def test_early_stopping_maximises_accuracies():
     assert stopper.best_epoch == 2
 
     stopper = EarlyStopping(patience=2, monitor="val_accuracy", min_delta=0.05)
-    assert feed(stopper, [0.5, 0.53, 0.54]) == 3
-    assert stopper.best == 0.5
+    assert feed(stopper, [0.5, 0.53, 0.54]) == 3  # too small a rise to go on ...
+    assert stopper.best == 0.54  # ... but the best epoch is still the highest
 
 
 def test_early_stopping_restore_copies_back_the_best_weights():

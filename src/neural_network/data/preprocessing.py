@@ -52,10 +52,21 @@ class MinMaxScaler:
             raise ValueError(
                 f"MinMaxScaler was fitted on {len(self.min_)} features; got shape {x.shape}"
             )
-        out = x.astype(self.dtype)
-        out -= self.min_.astype(self.dtype)
-        out *= self.scale_.astype(self.dtype)
-        return out
+        # Subtract and scale in float64 (or the data's wider dtype), then cast: casting first
+        # would round large values (1.7e9 + i) onto a few float32 steps before the
+        # subtraction, and overflow values above float32's range that scale to small ones.
+        work = np.result_type(x.dtype, np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = (x.astype(work, copy=False) - self.min_) * self.scale_
+        if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+            raise ValueError("MinMaxScaler.transform got NaN or infinite values")
+        limit = np.finfo(self.dtype).max
+        if not np.isfinite(scaled).all() or (np.abs(scaled) > limit).any():
+            raise ValueError(
+                "MinMaxScaler.transform: a value lies so far outside the range seen in fit "
+                f"that its scaled value overflows {self.dtype} (largest {limit:.3g})"
+            )
+        return scaled.astype(self.dtype)
 
     def fit_transform(self, x: np.ndarray) -> np.ndarray:
         return self.fit(x).transform(x)

@@ -82,11 +82,13 @@ class EarlyStopping(Callback):
     """Stop when a monitored metric has not improved for ``patience`` epochs, and go back to
     the best epoch's weights.
 
-    After each epoch, :meth:`update` is given the monitored value. An epoch *improves* when
-    the value beats the best so far by more than ``min_delta`` (lower for losses, higher for
-    accuracies; NaN never improves). Training stops at the end of the ``patience``-th
+    After each epoch, :meth:`update` is given the monitored value. The *best* epoch is the
+    one with the best value so far (lower for losses, higher for accuracies; NaN is never
+    best), whatever ``min_delta`` is. An epoch *improves* when its value beats the best before
+    it by more than ``min_delta``. Training stops at the end of the ``patience``-th
     consecutive epoch without improvement; when it ends, however it ends, ``restore_best``
-    copies the best epoch's weights back. ``best_epoch`` is the one place the library
+    copies the best epoch's weights back. So ``min_delta`` only decides when to stop, as in
+    scikit-learn's ``tol``. ``best_epoch`` is the one place the library
     decides which epoch was best. A run that starts afresh starts its count afresh; one that
     continues a History or a checkpoint continues it.
 
@@ -128,9 +130,14 @@ class EarlyStopping(Callback):
         self.best_values: np.ndarray | None = None
 
     def improves(self, value: float) -> bool:
+        """Whether ``value`` beats the best so far by more than ``min_delta``."""
         if self.mode == "min":
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
+
+    def is_best(self, value: float) -> bool:
+        """Whether ``value`` beats the best so far at all."""
+        return value < self.best if self.mode == "min" else value > self.best
 
     def update(self, value: float, epoch: int, weights: np.ndarray | None = None) -> bool:
         """Record ``value`` for ``epoch``; return True when training should stop.
@@ -141,15 +148,17 @@ class EarlyStopping(Callback):
             weights: The model's flat weights, copied when this epoch is the best.
         """
         if self.improves(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
+            self.wait = 0
+        else:
+            self.wait += 1
+            self.stopped = self.patience is not None and self.wait >= self.patience
+        if self.is_best(value):
+            self.best, self.best_epoch = value, epoch
             if self.restore_best and weights is not None:
                 if self.best_values is None:
                     self.best_values = weights.copy()
                 else:
                     self.best_values[...] = weights
-        else:
-            self.wait += 1
-            self.stopped = self.patience is not None and self.wait >= self.patience
         return self.stopped
 
     def restore(self, weights: np.ndarray) -> bool:

@@ -8,10 +8,11 @@ A subclass says what its targets are (``_prepare_targets``), which loss trains i
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
-from dataclasses import dataclass
-from typing import Any, ClassVar
+import warnings
+from typing import ClassVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ except ModuleNotFoundError as error:  # the one sentence a user without scikit-l
         'pip install "neural-network[sklearn]"',
         name=error.name,
     ) from error
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -30,53 +32,36 @@ from ...checks import check_bool, check_positive_int, check_real
 from ...core.activations import get_activation
 from ...core.devices import check_device
 from ...core.initializers import INITIALIZERS
+from ...core.layers import Dense
 from ...core.model import Sequential, build_mlp
 from ...data.preprocessing import MinMaxScaler
-from ...optim.optimizers import Optimizer, get_optimizer
+from ...optim.optimizers import SGD, Adam, Optimizer
 from ...optim.schedules import Constant, Cosine, StepDecay
-from ...train.callbacks import Callback, EarlyStopping, LRSchedule, ProgressBar
+from ...train.callbacks import Callback, EarlyStopping, LRSchedule
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
-from .files import check_architecture
+from .files import check_architecture, network_activation
+from .rules import (
+    BestScore,
+    InverseScaling,
+    Plateau,
+    PrintIterations,
+    Shifted,
+    batch_size_for,
+    make_rng,
+    one_fit_at_a_time,
+)
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
+SOLVERS = ("adam", "sgd", "lbfgs")
+# Whether the optimiser offers Nesterov momentum yet (scikit-learn's default for SGD).
+_SGD_HAS_NESTEROV = "nesterov" in inspect.signature(SGD).parameters
+LEARNING_RATES = ("constant", "invscaling", "adaptive")
 DTYPES = ("float32", "float64")
 # The cosine schedule anneals to this fraction of lr, and stays there for later partial_fit
 # calls: at 0 they would not train at all.
 COSINE_FLOOR = 0.01
 _PREDICT_BATCH = 2048
-
-
-def make_rng(random_state) -> np.random.Generator:
-    """One ``np.random.Generator`` from scikit-learn's ``random_state`` conventions.
-
-    ``None`` gives fresh entropy, an int a fixed seed; a ``RandomState`` is consumed (one draw
-    seeds the generator, so successive fits differ), and a ``Generator`` is used as it is.
-    """
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
-        return np.random.default_rng(random_state)
-    if isinstance(random_state, np.random.RandomState):
-        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    raise ValueError(
-        "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
-        f"got {random_state!r}"
-    )
-
-
-@dataclass(frozen=True)
-class _Shifted:
-    """A schedule that starts at epoch ``start`` of the network: each ``fit`` call runs its
-    schedule afresh, and ``partial_fit`` continues the last one."""
-
-    schedule: Any
-    start: int
-
-    def __call__(self, epoch: int) -> float:
-        return self.schedule(max(epoch - self.start, 0))
 
 
 class BaseMLP(BaseEstimator):
@@ -99,11 +84,17 @@ class BaseMLP(BaseEstimator):
     def _validation_callbacks(self, validation_data) -> list[Callback]:
         return []
 
+    def _validation_score_list(self) -> list[float] | None:
+        """The list a validation callback appends each epoch's score to, or ``None`` when
+        the score is the History's ``val_accuracy``."""
+        return None
+
     @property
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
     _stratify = False
+    _out_activation = "identity"
     # Keyword arguments of validate_data for y (the regressor's allow 2-D numeric y).
     _validate_kwargs: ClassVar[dict] = {}
 
@@ -117,8 +108,13 @@ class BaseMLP(BaseEstimator):
                 f"hidden_layer_sizes must be a sequence of positive integers; got {hidden!r}"
             )
         hidden = [check_positive_int("hidden_layer_sizes entries", units) for units in hidden]
-        get_activation(self.activation)
-        get_optimizer(self.optimizer)
+        get_activation(network_activation(self.activation))
+        if self.solver not in SOLVERS:
+            raise ValueError(f"Unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
+        if self.solver == "lbfgs":
+            raise ValueError(
+                'solver="lbfgs" is not available yet; use solver="adam" or solver="sgd"'
+            )
         if self.init is not None and self.init not in INITIALIZERS:
             raise ValueError(
                 f"Unknown init {self.init!r}; expected None or one of {sorted(INITIALIZERS)}"
@@ -127,15 +123,47 @@ class BaseMLP(BaseEstimator):
             raise ValueError(
                 f"Unknown schedule {self.schedule!r}; expected one of {list(SCHEDULE_NAMES)}"
             )
+        if self.learning_rate not in LEARNING_RATES:
+            raise ValueError(
+                f"Unknown learning_rate {self.learning_rate!r}; expected one of "
+                f"{list(LEARNING_RATES)}"
+            )
+        if self.learning_rate != "constant" and self.schedule not in (None, "constant"):
+            raise ValueError(
+                f"learning_rate={self.learning_rate!r} and schedule={self.schedule!r} both "
+                "steer the learning rate; choose one"
+            )
         clip_norm = self.clip_norm
         if clip_norm is not None:
             clip_norm = check_real("clip_norm", clip_norm, "(0, inf)")
+        batch_size = self.batch_size
+        if not (isinstance(batch_size, str) and batch_size == "auto"):
+            batch_size = check_positive_int("batch_size", batch_size)
+        n_iter_no_change = self.n_iter_no_change
+        if not (isinstance(n_iter_no_change, float) and n_iter_no_change == math.inf):
+            n_iter_no_change = check_positive_int("n_iter_no_change", n_iter_no_change)
+        shuffle = check_bool("shuffle", self.shuffle)
+        if not shuffle:
+            raise ValueError("shuffle=False is not available yet; use shuffle=True")
+        nesterov = check_bool("nesterovs_momentum", self.nesterovs_momentum)
+        if self.solver == "sgd" and nesterov and not _SGD_HAS_NESTEROV:
+            raise ValueError(
+                'nesterovs_momentum=True is not available yet with solver="sgd"; '
+                "pass nesterovs_momentum=False (heavy-ball momentum)"
+            )
         return {
             "hidden": hidden,
-            "lr": check_real("lr", self.lr, "(0, inf)"),
-            "epochs": check_positive_int("epochs", self.epochs),
-            "batch_size": check_positive_int("batch_size", self.batch_size),
-            "l2": check_real("l2", self.l2, "[0, inf)"),
+            "lr": check_real("learning_rate_init", self.learning_rate_init, "(0, inf)"),
+            "epochs": check_positive_int("max_iter", self.max_iter),
+            "batch_size": batch_size,
+            "l2": check_real("alpha", self.alpha, "[0, inf)"),
+            "power_t": check_real("power_t", self.power_t, "[0, inf)"),
+            "momentum": check_real("momentum", self.momentum, "[0, 1]"),
+            "nesterov": nesterov,
+            "beta_1": check_real("beta_1", self.beta_1, "[0, 1)"),
+            "beta_2": check_real("beta_2", self.beta_2, "[0, 1)"),
+            "epsilon": check_real("epsilon", self.epsilon, "(0, inf)"),
+            "max_fun": check_positive_int("max_fun", self.max_fun),
             "dropout": check_real("dropout", self.dropout, "[0, 1)"),
             "clip_norm": clip_norm,
             "lr_decay": check_real("lr_decay", self.lr_decay, "(0, 1]"),
@@ -144,8 +172,9 @@ class BaseMLP(BaseEstimator):
             "validation_fraction": check_real(
                 "validation_fraction", self.validation_fraction, "(0, 1)"
             ),
-            "patience": check_positive_int("patience", self.patience),
-            "min_delta": check_real("min_delta", self.min_delta, "[0, inf)"),
+            # scikit-learn stops once more than n_iter_no_change epochs did not improve.
+            "patience": None if n_iter_no_change == math.inf else n_iter_no_change + 1,
+            "min_delta": check_real("tol", self.tol, "[0, inf)"),
             "scale_inputs": check_bool("scale_inputs", self.scale_inputs),
             "warm_start": check_bool("warm_start", self.warm_start),
             "dtype": _check_dtype(self.dtype),
@@ -154,8 +183,18 @@ class BaseMLP(BaseEstimator):
         }
 
     def _fit(self, X, y, sample_weight, *, incremental: bool, classes=None):
-        """``fit`` (``incremental=False``) and ``partial_fit`` (one epoch)."""
+        """``fit`` (``incremental=False``) and ``partial_fit`` (one epoch), one at a time.
+
+        Raises:
+            RuntimeError: if another thread is fitting this estimator now.
+        """
+        with one_fit_at_a_time(self):
+            return self._fit_now(X, y, sample_weight, incremental=incremental, classes=classes)
+
+    def _fit_now(self, X, y, sample_weight, *, incremental: bool, classes=None):
         settings = self._check_params()
+        if incremental and settings["early_stopping"]:  # scikit-learn's rule and message
+            raise ValueError("partial_fit does not support early_stopping=True")
         continuing = hasattr(self, "model_") and (incremental or settings["warm_start"])
         X, y = validate_data(
             self,
@@ -165,6 +204,9 @@ class BaseMLP(BaseEstimator):
             reset=not continuing,
             **self._validate_kwargs,
         )
+        if settings["dtype"] is None:  # as scikit-learn: train in the input's dtype
+            settings["dtype"] = self.model_.dtype if continuing else X.dtype
+        self._train_dtype = settings["dtype"]
         weights = check_sample_weight(sample_weight, len(X))
         X, y, weights = _drop_unweighted(X, y, weights)
         targets = self._prepare_targets(y, weights, reset=not continuing, classes=classes)
@@ -185,17 +227,20 @@ class BaseMLP(BaseEstimator):
                 x, targets, weights, settings
             )
             if self._early_stopping is None:
-                self._early_stopping = EarlyStopping(monitor="val_loss")
+                self._early_stopping = BestScore(self._validation_score_list())
             stopping = self._early_stopping  # set_params may have changed these since
             stopping.patience, stopping.min_delta = settings["patience"], settings["min_delta"]
-            if not incremental:  # each fit call has its patience; partial_fit calls share it
-                self._early_stopping.wait, self._early_stopping.stopped = 0, False
+            stopping.wait, stopping.stopped = 0, False  # each fit call has its patience
         epochs_before = len(self.history_)
         if not incremental:
             self._schedule_start = epochs_before
         callbacks = self._validation_callbacks(validation_data)
-        if settings["early_stopping"] and not incremental:
+        plateau = None
+        if settings["early_stopping"]:
             callbacks.append(self._early_stopping)
+        elif not incremental:
+            plateau = Plateau(settings, adaptive=self._sgd_rate() == "adaptive")
+            callbacks.append(plateau)
         self._train(
             x,
             targets,
@@ -205,11 +250,22 @@ class BaseMLP(BaseEstimator):
             validation_data=validation_data,
             callbacks=callbacks,
         )
-        self.early_stopped_ = False
-        if settings["early_stopping"] and incremental:
-            self._early_stop_partial_fit()
         self._set_fitted_attributes(epochs_before)
+        self.t_ = (getattr(self, "t_", 0) if continuing else 0) + len(x) * self.n_iter_
+        if not incremental:
+            stopped = plateau.stopped if plateau is not None else self._early_stopping.stopped
+            if not stopped and self.n_iter_ == settings["epochs"]:
+                warnings.warn(
+                    f"Stochastic Optimizer: Maximum iterations ({settings['epochs']}) reached "
+                    "and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=4,  # the caller of fit
+                )
         return self
+
+    def _sgd_rate(self) -> str:
+        """scikit-learn's ``learning_rate``, which steers SGD only (Adam keeps its rate)."""
+        return self.learning_rate if self.solver == "sgd" else "constant"
 
     def _initialize(self, X: np.ndarray, rng: np.random.Generator, settings: dict) -> None:
         """Fit the input scaler and build a new network, with a fresh History."""
@@ -229,7 +285,7 @@ class BaseMLP(BaseEstimator):
             n_features,
             settings["hidden"],
             self._n_outputs,
-            activation=self.activation,
+            activation=network_activation(self.activation),
             dropout=settings["dropout"] or None,
             init=self.init,
             rng=rng,
@@ -241,6 +297,7 @@ class BaseMLP(BaseEstimator):
         """Refuse a warm start or ``partial_fit`` the fitted network cannot continue."""
         params = self.get_params()
         check_architecture(self.model_, params, self.n_features_in_, self._n_outputs)
+        self._check_fitted_preprocessing()
         # The validation curves cover every epoch or none (model files hold them so).
         validated = bool(self.history_.val_loss)
         if len(self.history_) and validated != settings["early_stopping"]:
@@ -251,9 +308,30 @@ class BaseMLP(BaseEstimator):
         if not hasattr(self, "_early_stopping"):  # loaded from a file: no memory of the best
             self._early_stopping = None
 
+    def _check_fitted_preprocessing(self) -> None:
+        """Refuse parameters changed since the fit that no longer describe the fitted
+        preprocessing: a warm start would ignore them, and a saved file would be read back
+        with preprocessing the network was not trained with."""
+        fitted = self.scaler_ is not None
+        if bool(self.scale_inputs) != fitted:
+            raise ValueError(
+                f"scale_inputs={self.scale_inputs!r} but the network was fitted with "
+                f"scale_inputs={fitted}; set it back, or fit afresh with warm_start=False"
+            )
+
     def _make_optimizer(self, model: Sequential, settings: dict) -> Optimizer:
-        return get_optimizer(self.optimizer)(
-            model.flat, settings["lr"], l2=settings["l2"], clip_norm=settings["clip_norm"]
+        common = {"l2": settings["l2"], "clip_norm": settings["clip_norm"]}
+        if self.solver == "sgd":
+            if _SGD_HAS_NESTEROV:
+                common["nesterov"] = settings["nesterov"]
+            return SGD(model.flat, settings["lr"], settings["momentum"], **common)
+        return Adam(
+            model.flat,
+            settings["lr"],
+            settings["beta_1"],
+            settings["beta_2"],
+            settings["epsilon"],
+            **common,
         )
 
     def _schedule(self, settings: dict):
@@ -264,11 +342,17 @@ class BaseMLP(BaseEstimator):
             schedule = Cosine(lr, settings["epochs"], min_lr=COSINE_FLOOR * lr)
         else:
             schedule = Constant(lr)
-        return _Shifted(schedule, getattr(self, "_schedule_start", 0))
+        return Shifted(schedule, getattr(self, "_schedule_start", 0))
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
         if self.scaler_ is not None:
             return self.scaler_.transform(X)
+        limit = np.finfo(self.model_.dtype).max
+        if X.dtype.itemsize > self.model_.dtype.itemsize and (np.abs(X) > limit).any():
+            raise ValueError(
+                f"X holds finite values beyond {self.model_.dtype}'s range ({limit:.3g}); "
+                'scale them, or use scale_inputs=True or dtype="float64"'
+            )
         return np.ascontiguousarray(X, dtype=self.model_.dtype)
 
     def _split_validation(self, x, targets, weights, settings: dict):
@@ -276,9 +360,13 @@ class BaseMLP(BaseEstimator):
         classifier, when every class can give a sample to both sides); returns the training
         part and ``validation_data`` for ``fit``."""
         n_samples = len(x)
-        if n_samples < 2:
-            raise ValueError(f"early_stopping needs at least 2 samples; got {n_samples}")
-        n_val = min(max(1, math.ceil(settings["validation_fraction"] * n_samples)), n_samples - 1)
+        n_val = math.ceil(settings["validation_fraction"] * n_samples)
+        if n_val < 2 or n_samples - n_val < 1:  # scikit-learn's message
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size "
+                f"of your dataset (early_stopping holds out {n_val} of {n_samples} samples; "
+                "it needs at least 2, and 1 left to train on)."
+            )
         stratify = None
         if self._stratify:
             counts = np.bincount(targets)
@@ -300,16 +388,27 @@ class BaseMLP(BaseEstimator):
         return x[train], targets[train], weights[train], validation_data
 
     def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks):
-        callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
+        if self._sgd_rate() == "invscaling":
+            rate = InverseScaling(settings["lr"], settings["power_t"], getattr(self, "t_", 0))
+            callbacks = [rate, *callbacks]
+        elif self._sgd_rate() == "constant":  # "adaptive": the plateau callback lowers it
+            callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
         if self.verbose:
-            callbacks.append(ProgressBar())
+            callbacks.append(PrintIterations())
+        batch_size = batch_size_for(settings["batch_size"], len(x))
+        # scikit-learn's alpha divides the penalty 0.5 * alpha * |W|^2 by the batch size;
+        # the optimiser's l2 is the coefficient of the penalty itself. The nominal size (200
+        # for "auto"), not the one capped at n_samples, so that weighting a sample 2 and
+        # repeating it still train alike.
+        nominal = 200 if settings["batch_size"] == "auto" else settings["batch_size"]
+        self.optimizer_.l2 = settings["l2"] / nominal
         fit(
             self.model_,
             x,
             targets,
             optimizer=self.optimizer_,
             epochs=epochs,
-            batch_size=min(settings["batch_size"], len(x)),
+            batch_size=batch_size,
             validation_data=validation_data,
             rng=self._rng,
             callbacks=callbacks,
@@ -318,18 +417,9 @@ class BaseMLP(BaseEstimator):
             sample_weight=weights,
         )
 
-    def _early_stop_partial_fit(self) -> None:
-        """Early stopping across ``partial_fit`` calls: track the best epoch, and once
-        ``patience`` calls in a row have not improved on it, go back to its weights and set
-        ``early_stopped_`` (the caller decides whether to stop calling)."""
-        stopping = self._early_stopping
-        epoch = len(self.history_)
-        if stopping.update(self.history_.val_loss[-1], epoch, self.model_.flat.values):
-            stopping.restore(self.model_.flat.values)
-            stopping.wait, stopping.stopped = 0, False
-            self.early_stopped_ = True
-
     def _set_fitted_attributes(self, epochs_before: int) -> None:
+        self.n_outputs_ = self._n_outputs
+        self.out_activation_ = self._out_activation
         history = self.history_
         self.n_iter_ = len(history) - epochs_before
         self.loss_curve_ = list(history.train_loss)
@@ -355,11 +445,41 @@ class BaseMLP(BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
 
+    def _dense_layers(self) -> list[Dense]:
+        if "model_" not in self.__dict__:
+            raise AttributeError("the estimator is not fitted yet")
+        return [layer for layer in self.model_.layers if isinstance(layer, Dense)]
 
-def _check_dtype(dtype) -> np.dtype:
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)`` of layer ``i``, as
+        in scikit-learn (views of the network's weights: read them, do not resize them)."""
+        return [layer.weight.value for layer in self._dense_layers()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The bias vectors, ``intercepts_[i]`` of shape ``(n_out,)`` of layer ``i``."""
+        return [layer.bias.value for layer in self._dense_layers()]
+
+    @property
+    def n_layers_(self) -> int:
+        """Number of layers, input and output included, as scikit-learn counts them."""
+        return len(self._dense_layers()) + 1
+
+    @property
+    def loss_(self) -> float:
+        """The training loss of the last epoch (L2 penalty included)."""
+        self._dense_layers()
+        return self.loss_curve_[-1]
+
+
+def _check_dtype(dtype) -> np.dtype | None:
+    """The training dtype, or ``None`` for the input's (resolved by ``fit``)."""
+    if dtype is None:
+        return None
     if isinstance(dtype, str) and dtype in DTYPES:
         return np.dtype(dtype)
-    raise ValueError(f"Unknown dtype {dtype!r}; expected one of {list(DTYPES)}")
+    raise ValueError(f"Unknown dtype {dtype!r}; expected None or one of {list(DTYPES)}")
 
 
 def _drop_unweighted(X, targets, weights):

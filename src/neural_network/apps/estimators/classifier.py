@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
@@ -14,6 +16,7 @@ from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
 from .base import BaseMLP
 from .files import finish_restoring, restore_estimator, save_estimator
+from .rules import not_lbfgs
 from .weights import class_weights, combine_weights
 
 # Label dtypes a model file may restore ``classes_`` as: bool, integers, floats, strings.
@@ -23,6 +26,14 @@ _CLASS_DTYPE_KINDS = "biufUO"
 def _check_class_labels(classes: np.ndarray) -> np.ndarray:
     """Refuse labels that a model file cannot store: only booleans, integers, floats and
     strings are kept (datetime64 labels, say, would fit and then fail to save)."""
+    if classes.size == 0:
+        raise ValueError("classes is empty; pass every label that will ever appear")
+    if classes.dtype.kind == "f" and np.isnan(classes).any():
+        raise ValueError(f"classes holds NaN ({classes!r}); class labels must be comparable")
+    if classes.dtype.kind == "O" and any(
+        isinstance(label, float) and math.isnan(label) for label in classes.tolist()
+    ):
+        raise ValueError(f"classes holds NaN ({classes!r}); class labels must be comparable")
     storable = (bool, int, float, str, np.bool_, np.integer, np.floating, np.str_)
     if classes.dtype.kind not in "biufUO" or not all(
         isinstance(label, storable) for label in classes.tolist()
@@ -54,17 +65,22 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a ``Dense``
     output to one logit per class, trained on softmax cross-entropy with mini-batches, by
-    this library's :func:`~neural_network.fit` in float32 (or float64, see ``dtype``).
+    this library's :func:`~neural_network.fit` in the input's dtype (see ``dtype``).
     Labels may be of any type scikit-learn accepts for classification (ints, strings,
     ...): they are encoded as ``classes_`` (sorted) and decoded again by :meth:`predict`.
 
-    Training runs for ``epochs`` epochs. With ``early_stopping``, a stratified
-    ``validation_fraction`` of the training data is held out, training stops after
-    ``patience`` epochs in a row without the validation loss dropping by more than
-    ``min_delta``, and the weights of the epoch with the lowest validation loss are restored.
-    :meth:`partial_fit` holds out the same fraction of each call's data, and once
-    ``patience`` calls in a row have not improved, it restores the best weights and sets
-    ``early_stopped_``.
+    The parameters are scikit-learn's ``MLPClassifier``'s, with its names, meanings and
+    defaults; this library's own (``dropout``, ``init``, ``clip_norm``, ``schedule``,
+    ``scale_inputs``, ``dtype``, ``class_weight``, ``device``) follow them.
+
+    Training runs for at most ``max_iter`` epochs. Without ``early_stopping`` it stops once
+    more than ``n_iter_no_change`` epochs in a row have not lowered the training loss by
+    ``tol`` (scikit-learn's rule), and warns with ``ConvergenceWarning`` when it runs out of
+    epochs instead. With ``early_stopping``, a stratified ``validation_fraction`` of the
+    training data is held out, training stops once more than ``n_iter_no_change`` epochs in a
+    row have not raised the validation score (accuracy; R² for the regressor) by ``tol``,
+    and the weights of the epoch with the highest score are restored, as in scikit-learn.
+    :meth:`partial_fit` refuses ``early_stopping=True``, as scikit-learn's does.
 
     ``sample_weight`` (in :meth:`fit` and :meth:`partial_fit`) and ``class_weight`` weigh
     each sample's loss: the loss is ``sum_i w_i l_i / sum_i w_i`` per mini-batch, so an
@@ -73,31 +89,47 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Args:
         hidden_layer_sizes: Units of each hidden layer, e.g. ``(512, 256, 128)``; an int means
             one layer, ``()`` gives multinomial logistic regression.
-        activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` or
-            ``"tanh"``.
-        lr: Initial learning rate.
-        epochs: Maximum number of passes over the training data.
-        batch_size: Samples per step (capped at the number of training samples).
-        l2: Coupled L2 coefficient: ``loss += 0.5 * l2 * sum(W**2)`` over weights, not biases
-            (added to the gradient before the optimiser, so with Adam this is not AdamW).
+        activation: Hidden activation: ``"relu"``, ``"logistic"`` (or ``"sigmoid"``),
+            ``"tanh"`` or ``"leaky_relu"``.
+        solver: ``"adam"`` or ``"sgd"`` (``"lbfgs"`` is refused for now).
+        alpha: L2 strength as scikit-learn means it: each mini-batch's loss gets
+            ``0.5 * alpha * sum(W**2) / batch_size`` over weights, not biases (coupled: with
+            Adam this is not AdamW), ``batch_size`` being 200 for ``"auto"`` even when the
+            data is smaller (scikit-learn divides by the capped size there).
+        batch_size: Samples per step; ``"auto"`` is ``min(200, n_samples)``, and a larger
+            one is capped at the number of training samples.
+        learning_rate: ``"constant"``, ``"invscaling"`` (``learning_rate_init / (t + 1) **
+            power_t`` with ``t`` the samples trained on so far) or ``"adaptive"`` (divided by
+            5 on a training-loss plateau, stopping below 1e-6); as in scikit-learn it steers
+            ``solver="sgd"`` only.
+        learning_rate_init: Initial learning rate.
+        power_t: Exponent of ``"invscaling"``.
+        max_iter: Maximum number of passes over the training data.
+        shuffle: Shuffle the samples every epoch (``False`` is refused for now).
+        tol: Smallest decrease of the monitored loss that counts as improvement.
+        momentum: SGD's momentum, in ``[0, 1]``.
+        nesterovs_momentum: Nesterov momentum with SGD (``True`` is refused for now with
+            ``solver="sgd"``: pass ``False`` for heavy-ball momentum).
+        beta_1, beta_2, epsilon: Adam's.
+        n_iter_no_change: Epochs without improvement tolerated (see above); ``np.inf``
+            never stops early.
+        max_fun: L-BFGS's limit on loss evaluations (kept for scikit-learn's interface).
         dropout: Probability of *dropping* a hidden unit while training (inverted dropout,
             so prediction needs no rescaling); 0 disables it.
         init: The weights' initialiser, a key of ``neural_network.INITIALIZERS``; ``None``
             takes the activation's (He for the ReLU family, Glorot otherwise).
             ``"xavier_uniform"`` is scikit-learn's choice for every activation.
         clip_norm: Clip all gradients together to this global L2 norm; ``None`` disables it.
-        optimizer: ``"adam"`` (betas 0.9, 0.999) or ``"sgd"`` (momentum 0.9).
-        schedule: Learning-rate schedule over epochs: ``None`` or ``"constant"`` keeps ``lr``,
+        schedule: Learning-rate schedule over epochs (with ``learning_rate="constant"``):
+            ``None`` or ``"constant"`` keeps ``learning_rate_init``,
             ``"step"`` multiplies it by ``lr_decay`` every ``lr_decay_every`` epochs,
-            ``"cosine"`` anneals it to ``lr / 100`` over ``epochs``. Each :meth:`fit` call
-            runs the schedule afresh; :meth:`partial_fit` continues it (and stays at the
-            last rate once it has run out).
+            ``"cosine"`` anneals it to ``learning_rate_init / 100`` over ``max_iter``.
+            Each :meth:`fit` call runs the schedule afresh; :meth:`partial_fit` continues
+            it (and stays at the last rate once it has run out).
         lr_decay: Factor of the ``"step"`` schedule, in ``(0, 1]``.
         lr_decay_every: Epochs between the ``"step"`` schedule's decays.
-        early_stopping: Hold out a validation set and stop on its loss (see above).
+        early_stopping: Hold out a validation set and stop on its score (see above).
         validation_fraction: Share of the training data held out with ``early_stopping``.
-        patience: Epochs without improvement tolerated with ``early_stopping``.
-        min_delta: Smallest validation-loss decrease that counts as improvement.
         scale_inputs: Min-max scale every feature to ``[0, 1]`` with statistics from the data
             given to :meth:`fit` (or the first :meth:`partial_fit` call). Constant features
             map to 0; values outside the training range are not clipped.
@@ -109,7 +141,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         warm_start: Let :meth:`fit` continue from the fitted network (with a fresh
             optimiser, as scikit-learn does) instead of starting a new one; the parameters
             that shape the network must not change in between.
-        dtype: ``"float32"`` (fast) or ``"float64"`` for the network and training: in
+        dtype: The network's and training's dtype: ``None`` takes the input's, as
+            scikit-learn does (float32 for float32 ``X``, float64 otherwise);
+            ``"float32"`` is about twice as fast on float64 data, ``"float64"`` exact: in
             float64 weighting a sample 2 and repeating it agree to rounding (1e-12), as
             scikit-learn's checks ask; in float32, to about 1e-6.
         class_weight: ``None``, ``"balanced"`` (class ``c`` weighs ``n / (n_classes * n_c)``,
@@ -118,7 +152,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         device: ``"cpu"`` or ``"cuda"`` (an NVIDIA GPU through CuPy, the ``cuda`` extra);
             sample and class weights train on the CPU only. Fitted networks save and load
             on any machine.
-        verbose: Show a progress bar over epochs.
+        verbose: Print each epoch's training loss, as scikit-learn does (``Iteration 1,
+            loss = ...``).
 
     Attributes:
         classes_: The class labels, sorted, shape ``(n_classes,)``.
@@ -130,6 +165,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         history_: The :class:`~neural_network.History` of every epoch since the network
             was built (across warm starts and :meth:`partial_fit` calls).
         n_iter_: Number of epochs the last :meth:`fit` or :meth:`partial_fit` call ran.
+        t_: Number of training samples seen, as scikit-learn counts (samples times epochs).
+        coefs_, intercepts_: The weight matrices and bias vectors of each layer.
+        n_layers_, n_outputs_, out_activation_: Layers (input and output included), output
+            units and the output activation (``"softmax"``).
+        loss_: The training loss of the last epoch.
         loss_curve_: Training loss (L2 penalty included) of each epoch of ``history_``.
         best_loss_: The lowest of ``loss_curve_``; ``None`` with ``early_stopping`` (see
             ``best_validation_score_``).
@@ -140,10 +180,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         best_epoch_: The epoch of ``history_`` (from 1) whose weights were kept; the last
             one without ``early_stopping``.
         best_validation_score_: Validation accuracy of ``best_epoch_`` (``None`` without
-            ``early_stopping``). The best epoch is chosen on loss, so this need not be the
-            maximum of ``validation_scores_``.
-        early_stopped_: Whether the last :meth:`partial_fit` call ran out of patience and
-            restored the best weights.
+            ``early_stopping``): the maximum of ``validation_scores_``.
     """
 
     def __init__(
@@ -151,55 +188,74 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         hidden_layer_sizes=(100,),
         activation: str = "relu",
         *,
-        lr: float = 1e-3,
-        epochs: int = 100,
-        batch_size: int = 128,
-        l2: float = 1e-4,
+        solver: str = "adam",
+        alpha: float = 1e-4,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state=None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         dropout: float = 0.0,
         init: str | None = None,
         clip_norm: float | None = 5.0,
-        optimizer: str = "adam",
         schedule: str | None = None,
         lr_decay: float = 0.5,
         lr_decay_every: int = 30,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        patience: int = 8,
-        min_delta: float = 0.0,
         scale_inputs: bool = True,
-        warm_start: bool = False,
-        dtype: str = "float32",
+        dtype: str | None = None,
         class_weight: dict | str | None = None,
         device: str = "cpu",
-        random_state=None,
-        verbose: bool = False,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.lr = lr
-        self.epochs = epochs
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
-        self.l2 = l2
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.init = init
         self.clip_norm = clip_norm
-        self.optimizer = optimizer
         self.schedule = schedule
         self.lr_decay = lr_decay
         self.lr_decay_every = lr_decay_every
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.min_delta = min_delta
         self.scale_inputs = scale_inputs
-        self.warm_start = warm_start
         self.dtype = dtype
         self.class_weight = class_weight
         self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     _stratify = True
+    _out_activation = "softmax"
 
     def fit(self, X, y, sample_weight=None) -> MLPClassifier:
         """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
@@ -220,14 +276,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(not_lbfgs)
     def partial_fit(self, X, y, classes=None, sample_weight=None) -> MLPClassifier:
         """Train for one more epoch on ``(X, y)``, continuing from the current weights.
 
         The optimiser state, the learning-rate schedule and the history carry over from
         earlier :meth:`fit` or :meth:`partial_fit` calls; the input scaler keeps the
-        statistics of the first data it was fitted on. With ``early_stopping``, a
-        ``validation_fraction`` of this call's data is held out and scored (see the class
-        docstring).
+        statistics of the first data it was fitted on. As in scikit-learn, it is refused
+        with ``early_stopping=True`` and not available with ``solver="lbfgs"``.
 
         Args:
             X: Inputs, shape ``(n_samples, n_features)``.

@@ -41,6 +41,25 @@ _ADDED_PARAMS = {
     "dtype": "float32",
     "init": None,
     "device": "cpu",
+    # scikit-learn's names arrived later; files before them trained with these.
+    "learning_rate": "constant",
+    "power_t": 0.5,
+    "shuffle": True,
+    "momentum": 0.9,
+    "nesterovs_momentum": False,
+    "beta_1": 0.9,
+    "beta_2": 0.999,
+    "epsilon": 1e-8,
+    "max_fun": 15000,
+}
+# Parameters renamed to scikit-learn's names: the old name in older files, the new one.
+_RENAMED_PARAMS = {
+    "lr": "learning_rate_init",
+    "epochs": "max_iter",
+    "l2": "alpha",
+    "optimizer": "solver",
+    "patience": "n_iter_no_change",
+    "min_delta": "tol",
 }
 
 
@@ -56,6 +75,7 @@ def save_estimator(
     """Write a fitted estimator to ``path``, with its kind's own ``config`` and ``arrays``."""
     params = {key: _json_param(value) for key, value in estimator.get_params().items()}
     check_architecture(estimator.model_, params, estimator.n_features_in_, estimator._n_outputs)
+    estimator._check_fitted_preprocessing()
     feature_names = getattr(estimator, "feature_names_in_", None)
     common = {
         "params": params,
@@ -102,6 +122,10 @@ def restore_estimator(
     known = cls().get_params()
     if not isinstance(params, dict):
         raise ModelFileError(f"params must be an object with keys {sorted(known)}")
+    if any(old in params for old in _RENAMED_PARAMS):  # written before the renaming
+        params = {_RENAMED_PARAMS.get(key, key): value for key, value in params.items()}
+        if type(params.get("n_iter_no_change")) is int:  # it counted epochs to stop after
+            params["n_iter_no_change"] = max(params["n_iter_no_change"] - 1, 1)
     params = {**{k: v for k, v in _ADDED_PARAMS.items() if k in known}, **params}
     if set(params) != set(known):
         raise ModelFileError(f"params must be an object with keys {sorted(known)}")
@@ -112,6 +136,8 @@ def restore_estimator(
         if not all(isinstance(pair, list) and len(pair) == 2 for pair in pairs):
             raise ModelFileError("class_weight must be a list of [label, weight] pairs")
         params["class_weight"] = {label: weight for label, weight in pairs}
+    if params.get("n_iter_no_change") == "inf":
+        params["n_iter_no_change"] = math.inf
     if params["random_state"] is not None and type(params["random_state"]) is not int:
         raise ModelFileError(f"random_state must be an int or null; got {params['random_state']!r}")
     estimator = cls(**params)
@@ -144,7 +170,7 @@ def restore_estimator(
         state = dict(
             zip(("min", "scale"), (model_file.arrays[k] for k in SCALER_ARRAYS), strict=True)
         )
-        estimator.scaler_ = MinMaxScaler.from_state(state, dtype=settings["dtype"])
+        estimator.scaler_ = MinMaxScaler.from_state(state, dtype=model.dtype)
     estimator.history_ = read_history(config["history"])
     n_epochs = len(estimator.history_)
     schedule_start = config.get("schedule_start", 0)
@@ -180,8 +206,9 @@ def finish_restoring(estimator, config: dict) -> None:
 
 
 def _json_param(value):
-    """A constructor parameter as JSON: tuples become lists, NumPy scalars Python ones, and a
-    ``random_state`` object (not reproducible from a file) becomes ``None``."""
+    """A constructor parameter as JSON: tuples become lists, NumPy scalars Python ones, an
+    infinity ``"inf"``, and a ``random_state`` object (not reproducible from a file)
+    becomes ``None``."""
     if isinstance(value, (np.random.RandomState, np.random.Generator)):
         return None
     if isinstance(value, (bool, np.bool_)):
@@ -189,12 +216,23 @@ def _json_param(value):
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
-        return float(value)
+        # n_iter_no_change=np.inf (never stop early): JSON has no infinity.
+        return "inf" if value == math.inf else float(value)
     if isinstance(value, (tuple, list, np.ndarray)):
         return [_json_param(item) for item in value]
     if isinstance(value, dict):  # class_weight: JSON keys would have to be strings
         return [[_json_param(key), _json_param(item)] for key, item in value.items()]
     return value
+
+
+# scikit-learn's activation names for this library's layers.
+_SKLEARN_ACTIVATIONS = {"logistic": "sigmoid"}
+
+
+def network_activation(name):
+    """The library's activation for an estimator's ``activation`` (scikit-learn's
+    ``"logistic"`` is the ``"sigmoid"`` layer)."""
+    return _SKLEARN_ACTIVATIONS.get(name, name) if isinstance(name, str) else name
 
 
 def check_architecture(
@@ -209,11 +247,11 @@ def check_architecture(
             n_features,
             [hidden] if isinstance(hidden, int) else list(hidden),
             n_outputs,
-            activation=params["activation"],
+            activation=network_activation(params["activation"]),
             dropout=params["dropout"] or None,
             init=params.get("init"),
             rng=np.random.default_rng(0),
-            dtype=params.get("dtype", "float32"),
+            dtype=params.get("dtype", "float32") or model.dtype,  # None: the input's
         ).get_config()
     except (TypeError, ValueError) as problem:
         raise error(f"the parameters do not describe a network: {problem}") from None

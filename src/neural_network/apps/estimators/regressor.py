@@ -9,6 +9,7 @@ from typing import ClassVar
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ...checks import check_bool, check_real
@@ -19,6 +20,7 @@ from ...train.callbacks import Callback
 from .. import TARGET_ARRAYS
 from .base import BaseMLP
 from .files import finish_restoring, restore_estimator, save_estimator
+from .rules import not_lbfgs
 
 LOSSES = ("squared_error", "huber")
 _OWN_KEYS = frozenset({"n_outputs", "target_1d", "validation_scores"})
@@ -43,7 +45,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a linear
     ``Dense`` output with one unit per target, trained with mini-batches by this library's
-    :func:`~neural_network.fit` in float32 (or float64, see ``dtype``). ``y`` may be
+    :func:`~neural_network.fit` in the input's dtype (or the one ``dtype`` names). ``y`` may be
     ``(n_samples,)`` or ``(n_samples, n_outputs)``; :meth:`predict` returns the same shape.
     :meth:`score` is R² (averaged uniformly over the outputs).
 
@@ -78,55 +80,73 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         hidden_layer_sizes=(100,),
         activation: str = "relu",
         *,
-        loss: str = "squared_error",
-        huber_delta: float = 1.0,
-        standardize_targets: bool = True,
-        lr: float = 1e-3,
-        epochs: int = 100,
-        batch_size: int = 128,
-        l2: float = 1e-4,
+        solver: str = "adam",
+        alpha: float = 1e-4,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 1e-3,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state=None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
         dropout: float = 0.0,
         init: str | None = None,
         clip_norm: float | None = 5.0,
-        optimizer: str = "adam",
         schedule: str | None = None,
         lr_decay: float = 0.5,
         lr_decay_every: int = 30,
-        early_stopping: bool = False,
-        validation_fraction: float = 0.1,
-        patience: int = 8,
-        min_delta: float = 0.0,
         scale_inputs: bool = True,
-        warm_start: bool = False,
-        dtype: str = "float32",
-        random_state=None,
-        verbose: bool = False,
+        dtype: str | None = None,
+        loss: str = "squared_error",
+        huber_delta: float = 1.0,
+        standardize_targets: bool = True,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
-        self.loss = loss
-        self.huber_delta = huber_delta
-        self.standardize_targets = standardize_targets
-        self.lr = lr
-        self.epochs = epochs
+        self.solver = solver
+        self.alpha = alpha
         self.batch_size = batch_size
-        self.l2 = l2
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.dropout = dropout
         self.init = init
         self.clip_norm = clip_norm
-        self.optimizer = optimizer
         self.schedule = schedule
         self.lr_decay = lr_decay
         self.lr_decay_every = lr_decay_every
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.min_delta = min_delta
         self.scale_inputs = scale_inputs
-        self.warm_start = warm_start
         self.dtype = dtype
-        self.random_state = random_state
-        self.verbose = verbose
+        self.loss = loss
+        self.huber_delta = huber_delta
+        self.standardize_targets = standardize_targets
 
     _validate_kwargs: ClassVar[dict] = {"multi_output": True, "y_numeric": True}
 
@@ -147,6 +167,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    @available_if(not_lbfgs)
     def partial_fit(self, X, y, sample_weight=None) -> MLPRegressor:
         """Train for one more epoch on ``(X, y)``, continuing from the current weights (see
         ``MLPClassifier.partial_fit``); the first call builds the network and fits the
@@ -159,10 +180,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     def predict(self, X) -> np.ndarray:
         """Predicted targets, shape ``(n_samples,)`` if ``y`` was 1-D, else
-        ``(n_samples, n_outputs)``; float64."""
+        ``(n_samples, n_outputs)``; float32 for float32 ``X``, else float64."""
         outputs = self._outputs(X)  # checks that the estimator is fitted
         if self.target_mean_ is not None:
             outputs = outputs * self.target_scale_ + self.target_mean_
+        # In the input's dtype, as scikit-learn's: float32 for float32 input, else float64.
+        if getattr(X, "dtype", None) == np.float32:
+            outputs = outputs.astype(np.float32)
         return outputs[:, 0] if self._target_1d else outputs
 
     def save(self, path: str | os.PathLike) -> None:
@@ -233,6 +257,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _n_outputs(self) -> int:
         return self.n_outputs_
 
+    def _check_fitted_preprocessing(self) -> None:
+        super()._check_fitted_preprocessing()
+        fitted = self.target_mean_ is not None
+        if bool(self.standardize_targets) != fitted:
+            raise ValueError(
+                f"standardize_targets={self.standardize_targets!r} but the network was fitted "
+                f"with standardize_targets={fitted}; set it back, or fit afresh with "
+                "warm_start=False"
+            )
+
     def _make_loss(self, settings: dict) -> HalfSquaredError:
         if self.loss == "huber":
             return Huber(settings["huber_delta"])
@@ -245,9 +279,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             self.n_outputs_, self._target_1d = targets.shape[1], y.ndim == 1
             self.target_mean_ = self.target_scale_ = None
             if self.standardize_targets:
-                mean = np.average(targets, axis=0, weights=sample_weight)
-                std = np.sqrt(np.average((targets - mean) ** 2, axis=0, weights=sample_weight))
-                self.target_mean_, self.target_scale_ = mean, np.where(std > 0, std, 1.0)
+                self.target_mean_, self.target_scale_ = _mean_and_std(targets, sample_weight)
         elif targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} outputs but the regressor was fitted on "
@@ -255,6 +287,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             )
         if self.target_mean_ is not None:
             targets = (targets - self.target_mean_) / self.target_scale_
+        dtype = self._train_dtype  # set by fit before the targets
+        limit = np.finfo(dtype).max
+        if (np.abs(targets) > limit).any():
+            raise ValueError(
+                f"y holds finite values beyond {dtype}'s range ({limit:.3g}) that the "
+                "network cannot train on; use standardize_targets=True or rescale y"
+            )
         return targets
 
     def _initialize(self, X, rng, settings) -> None:
@@ -264,5 +303,20 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _validation_callbacks(self, validation_data) -> list[Callback]:
         return [] if validation_data is None else [ValidationR2(self._validation_r2)]
 
+    def _validation_score_list(self) -> list[float]:
+        return self._validation_r2
+
     def _validation_scores(self) -> list[float]:
         return list(self._validation_r2)
+
+
+def _mean_and_std(targets: np.ndarray, weights) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's (weighted) mean and standard deviation, without overflow for targets
+    as large as float64 holds: the columns are divided by their largest magnitude first, so
+    neither statistic can exceed it. A constant column gets a scale of 1."""
+    peak = np.abs(targets).max(axis=0)
+    peak = np.where(peak > 0, peak, 1.0)
+    unit = targets / peak
+    mean = np.average(unit, axis=0, weights=weights)
+    std = np.sqrt(np.average((unit - mean) ** 2, axis=0, weights=weights))
+    return mean * peak, np.where(std > 0, std * peak, 1.0)

@@ -1,0 +1,155 @@
+"""scikit-learn's training rules that the estimators add to this library's loop: the stop
+on a training-loss plateau (with the ``"adaptive"`` learning rate), the ``"invscaling"``
+learning rate, this library's schedules shifted to each fit, the ``"auto"`` batch size,
+``partial_fit`` only for the stochastic solvers, ``random_state``'s conventions, ``verbose``
+output, and one fit of an estimator at a time."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ...train.callbacks import Callback, EarlyStopping
+
+# The estimators (by id) being fitted now, so that a second fit of one estimator from another
+# thread is refused instead of mixing two runs in one set of weights.
+_FITTING: set[int] = set()
+_FITTING_LOCK = threading.Lock()
+
+
+@contextmanager
+def one_fit_at_a_time(estimator):
+    with _FITTING_LOCK:
+        if id(estimator) in _FITTING:
+            raise RuntimeError(
+                f"this {type(estimator).__name__} is already being fitted in another thread; "
+                "fit a clone (sklearn.base.clone) to train two at once"
+            )
+        _FITTING.add(id(estimator))
+    try:
+        yield
+    finally:
+        with _FITTING_LOCK:
+            _FITTING.discard(id(estimator))
+
+
+class Plateau(Callback):
+    """scikit-learn's stop on a training-loss plateau: an epoch counts as no improvement
+    when its loss is above the best so far minus ``tol``; once more than
+    ``n_iter_no_change`` epochs in a row did not improve, training stops, or with the
+    ``"adaptive"`` learning rate the rate is divided by 5 and the count restarts, until the
+    rate falls below 1e-6."""
+
+    def __init__(self, settings: dict, *, adaptive: bool):
+        self.tol, self.patience, self.adaptive = (
+            settings["min_delta"],
+            settings["patience"],
+            adaptive,
+        )
+        self.best, self.count, self.stopped = math.inf, 0, False
+
+    def on_epoch_end(self, run) -> bool:
+        loss = run.history.train_loss[-1]
+        self.count = self.count + 1 if loss > self.best - self.tol else 0
+        self.best = min(self.best, loss)
+        if self.patience is None or self.count < self.patience:
+            return False
+        if self.adaptive and run.optimizer.lr / 5.0 > 1e-6:
+            run.optimizer.lr /= 5.0
+            self.count = 0
+            return False
+        self.stopped = True
+        return True
+
+
+class InverseScaling(Callback):
+    """scikit-learn's ``"invscaling"`` rate: ``learning_rate_init / (t + 1) ** power_t`` at
+    the start of each epoch, ``t`` the number of samples trained on so far."""
+
+    def __init__(self, lr: float, power_t: float, t: int):
+        self.lr, self.power_t, self.t = lr, power_t, t
+
+    def on_epoch_begin(self, run) -> None:
+        run.optimizer.lr = self.lr / (self.t + 1) ** self.power_t
+
+    def on_epoch_end(self, run) -> bool:
+        self.t += len(run.x)
+        return False
+
+
+def not_lbfgs(estimator) -> bool:
+    """``partial_fit`` exists for the stochastic solvers only, as in scikit-learn."""
+    if estimator.solver == "lbfgs":
+        raise AttributeError('partial_fit is not available with solver="lbfgs"')
+    return True
+
+
+def batch_size_for(batch_size: int | str, n_samples: int) -> int:
+    """scikit-learn's batch size: ``"auto"`` is ``min(200, n_samples)``, and a larger one is
+    capped at ``n_samples``."""
+    return min(200 if batch_size == "auto" else batch_size, n_samples)
+
+
+@dataclass(frozen=True)
+class Shifted:
+    """A schedule that starts at epoch ``start`` of the network: each ``fit`` call runs its
+    schedule afresh, and ``partial_fit`` continues the last one."""
+
+    schedule: Any
+    start: int
+
+    def __call__(self, epoch: int) -> float:
+        return self.schedule(max(epoch - self.start, 0))
+
+
+class BestScore(EarlyStopping):
+    """scikit-learn's early stopping: watch the validation *score* (accuracy, or R² from
+    ``scores``, the list a validation callback appends to), keep the epoch with the highest,
+    and stop once more than ``n_iter_no_change`` epochs in a row did not beat the best by
+    ``tol`` (``patience`` and ``min_delta``, set by the estimator before each fit)."""
+
+    def __init__(self, scores: list[float] | None):
+        super().__init__(monitor="val_accuracy")
+        self.scores = scores
+
+    def on_epoch_end(self, run) -> bool:
+        value = run.history.val_accuracy[-1] if self.scores is None else self.scores[-1]
+        return self.update(value, run.epoch, run.model.flat.values)
+
+
+def make_rng(random_state) -> np.random.Generator:
+    """One ``np.random.Generator`` from scikit-learn's ``random_state`` conventions.
+
+    ``None`` gives fresh entropy, an int a fixed seed; a ``RandomState`` is consumed (one draw
+    seeds the generator, so successive fits differ), and a ``Generator`` is used as it is.
+    """
+    if random_state is None or (
+        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+    ):
+        return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    raise ValueError(
+        "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
+        f"got {random_state!r}"
+    )
+
+
+class PrintIterations(Callback):
+    """``verbose``: print each epoch's training loss to stdout, in scikit-learn's words
+    (``Iteration 3, loss = 0.12345678``), and the validation score with early stopping."""
+
+    def on_epoch_end(self, run) -> bool:
+        history = run.history
+        print(f"Iteration {len(history)}, loss = {history.train_loss[-1]:.8f}")
+        if history.val_accuracy:
+            print(f"Validation accuracy: {history.val_accuracy[-1]:.6f}")
+        return False
