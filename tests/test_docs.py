@@ -13,6 +13,7 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import urlparse
 
 import pytest
@@ -50,9 +51,11 @@ class _PageReader(HTMLParser):
 
     # Elements whose text a reader never sees as prose: code, scripts, and the arithmatex
     # spans/divs that MathJax replaces with typeset math.
-    _HIDDEN = {"script", "style", "code", "pre"}
-    _VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
-             "source", "track", "wbr"}
+    _HIDDEN: ClassVar[frozenset] = frozenset({"script", "style", "code", "pre"})
+    _VOID: ClassVar[frozenset] = frozenset(
+        {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
+         "track", "wbr"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
