@@ -206,8 +206,6 @@ def plot_confusion_matrix(
         ValueError: if ``matrix`` is not square or ``class_names`` has the wrong length.
     """
     from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
 
     matrix = np.asarray(matrix)
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
