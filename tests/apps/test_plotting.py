@@ -70,7 +70,7 @@ def test_cost_plot_shows_train_and_test_curves(network):
     np.testing.assert_allclose(train.get_ydata(), network.costs)
     np.testing.assert_allclose(test.get_ydata(), network.history.val_loss)
     assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
-        "train (cross-entropy + L2 penalty)",
+        "train (cross-entropy + L2, mean over the epoch's batches)",
         "test/validation (cross-entropy)",
     ]
 

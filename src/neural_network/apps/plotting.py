@@ -81,7 +81,9 @@ def plot_loss(
         history.val_loss,
         ylabel="loss",
         title=title,
-        train_label="train (cross-entropy + L2 penalty)",
+        # Train sits above validation: it carries the L2 penalty, and it is averaged over the
+        # epoch's batches while the weights were still learning.
+        train_label="train (cross-entropy + L2, mean over the epoch's batches)",
         val_label=f"{val_label} (cross-entropy)",
         best_epoch=best_epoch,
         path=path,
@@ -354,7 +356,8 @@ def plot_first_layer_weights(
 ) -> Figure:
     """Each hidden unit's incoming weights drawn as an image: what the unit looks for.
 
-    Red is a positive weight, blue a negative one, white zero; each unit has its own scale.
+    Red is a positive weight, blue a negative one, white zero, on one colour scale shared by all
+    units (the colour bar), so that tiles compare.
 
     Args:
         weight: The first Dense layer's ``(n_in, n_out)`` weights, ``n_in`` = height * width.
@@ -369,6 +372,8 @@ def plot_first_layer_weights(
         ValueError: if ``weight`` does not have ``height * width`` rows.
     """
     from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
 
     weight = np.asarray(weight, dtype=np.float64)
     if weight.ndim != 2 or weight.shape[0] != image_shape[0] * image_shape[1]:
@@ -380,9 +385,9 @@ def plot_first_layer_weights(
     used = np.ones(weight.shape[0], dtype=bool)
     if inputs_used is not None:
         used = np.asarray(inputs_used, dtype=bool)
-    limits = np.abs(units[:, used]).max(axis=1, initial=0.0)
-    limits[limits == 0] = 1.0
-    colours = colormaps["RdBu_r"]((units / limits[:, None] + 1.0) / 2.0)  # (n, n_in, 4)
+    # One scale for every unit, so that tiles compare: a pale unit has small weights.
+    limit = float(np.abs(units[:, used]).max(initial=0.0)) or 1.0
+    colours = colormaps["RdBu_r"]((units / limit + 1.0) / 2.0)  # (n, n_in, 4)
     colours[:, ~used] = (0.75, 0.75, 0.75, 1.0)
     n_columns = min(n_columns, max(1, len(units)))
     mosaic, _ = _tile(colours.reshape(len(units), *image_shape, 4), n_columns, gap=2, fill=1.0)
@@ -391,4 +396,6 @@ def plot_first_layer_weights(
     ax.imshow(mosaic, interpolation="nearest")
     ax.set_title(f"{title} ({len(units)} of {weight.shape[1]} units)")
     ax.set_axis_off()
+    scale = ScalarMappable(norm=Normalize(-limit, limit), cmap=colormaps["RdBu_r"])
+    fig.colorbar(scale, ax=ax, shrink=0.6, label="weight (one scale for all units)")
     return finish_figure(fig, path=path, show=show)
