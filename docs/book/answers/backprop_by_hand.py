@@ -42,8 +42,13 @@ def exercise_2():
     loss, grads = forward_backward(W1, B1, W2, B2, label=0)
     falls = {}
     for lr in (0.5, 0.01):
-        new_loss, _ = forward_backward(W1 - lr * grads["W1"], B1 - lr * grads["b1"],
-                                       W2 - lr * grads["W2"], B2 - lr * grads["b2"], label=0)
+        new_loss, _ = forward_backward(
+            W1 - lr * grads["W1"],
+            B1 - lr * grads["b1"],
+            W2 - lr * grads["W2"],
+            B2 - lr * grads["b2"],
+            label=0,
+        )
         predicted = lr * sum(float(np.sum(g**2)) for g in grads.values())
         falls[lr] = (float(loss - new_loss), predicted)
     actual, predicted = falls[0.5]
@@ -58,8 +63,9 @@ def exercise_3(eps=1e-6):
     plus, minus = W1.copy(), W1.copy()
     plus[1, 0] += eps
     minus[1, 0] -= eps
-    numeric = (forward_backward(plus, B1, W2, B2, 0)[0]
-               - forward_backward(minus, B1, W2, B2, 0)[0]) / (2 * eps)
+    numeric = (
+        forward_backward(plus, B1, W2, B2, 0)[0] - forward_backward(minus, B1, W2, B2, 0)[0]
+    ) / (2 * eps)
     _, grads = forward_backward(W1, B1, W2, B2, 0)
     assert abs(numeric - grads["W1"][1, 0]) < 1e-8
     assert round(numeric, 4) == -0.4768

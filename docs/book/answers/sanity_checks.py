@@ -2,8 +2,16 @@
 
 import numpy as np
 
-from neural_network import SGD, Adam, Dense, ReLU, Sequential, SoftmaxCrossEntropy, build_mlp
-from neural_network import load_mnist
+from neural_network import (
+    SGD,
+    Adam,
+    Dense,
+    ReLU,
+    Sequential,
+    SoftmaxCrossEntropy,
+    build_mlp,
+    load_mnist,
+)
 
 
 def _data(n=2000):
@@ -35,8 +43,13 @@ def exercise_1():
     memorised (the weights do the work)."""
     x, labels = _data(20)
     rng = np.random.default_rng(0)
-    broken = Sequential([MeanBiasDense(784, 64, rng=rng, dtype=np.float64), ReLU(),
-                         MeanBiasDense(64, 10, rng=rng, dtype=np.float64)])
+    broken = Sequential(
+        [
+            MeanBiasDense(784, 64, rng=rng, dtype=np.float64),
+            ReLU(),
+            MeanBiasDense(64, 10, rng=rng, dtype=np.float64),
+        ]
+    )
     xb = x.astype(np.float64)
     criterion = SoftmaxCrossEntropy()
     # Check 1 passes: the forward pass is untouched.

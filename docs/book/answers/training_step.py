@@ -39,8 +39,9 @@ def exercise_1(steps=20, lr=1e-3, rho=0.999):
         adam.grad[...] = g
         rmsprop.apply()
         reference_adam.apply()
-        np.testing.assert_allclose(adam.value - before_adam,
-                                   (rms.value - before_rms) * np.sqrt(1 - rho**t), rtol=1e-9)
+        np.testing.assert_allclose(
+            adam.value - before_adam, (rms.value - before_rms) * np.sqrt(1 - rho**t), rtol=1e-9
+        )
         if t == 1:
             np.testing.assert_allclose(np.abs(rms.value - before_rms), lr / np.sqrt(1 - rho))
             np.testing.assert_allclose(np.abs(adam.value - before_adam), lr)

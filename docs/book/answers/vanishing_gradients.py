@@ -42,12 +42,19 @@ def exercise_2():
     criterion = SoftmaxCrossEntropy()
     ratios = {}
     for activation in ("tanh", "sigmoid"):
-        model = build_mlp(784, [128] * 6, 10, activation=activation, init="xavier_normal",
-                          rng=np.random.default_rng(0))
+        model = build_mlp(
+            784,
+            [128] * 6,
+            10,
+            activation=activation,
+            init="xavier_normal",
+            rng=np.random.default_rng(0),
+        )
         criterion.forward(model.forward(x, training=True), labels)
         model.backward(criterion.backward())
-        norms = [np.linalg.norm(layer.weight.grad) for layer in model.layers
-                 if isinstance(layer, Dense)]
+        norms = [
+            np.linalg.norm(layer.weight.grad) for layer in model.layers if isinstance(layer, Dense)
+        ]
         ratios[activation] = float(norms[0] / norms[-1])  # first layer against last
     assert ratios["sigmoid"] < 1e-2
     assert ratios["tanh"] > 100 * ratios["sigmoid"]
@@ -64,19 +71,19 @@ def exercise_3(steps=400):
     for name in ("sgd", "adam"):
         rng = np.random.default_rng(0)
         model = _small_init(build_mlp(784, [128] * 4, 10, rng=rng), rng)
-        optimizer = (SGD(model.flat, lr=0.1, momentum=0.0) if name == "sgd"
-                     else Adam(model.flat, lr=1e-3))
+        optimizer = (
+            SGD(model.flat, lr=0.1, momentum=0.0) if name == "sgd" else Adam(model.flat, lr=1e-3)
+        )
         batches = np.random.default_rng(1)
         losses = []
         for _ in range(steps):
             batch = batches.integers(0, len(x), 32)
-            losses.append(criterion.forward(model.forward(x[batch], training=True),
-                                            labels[batch]))
+            losses.append(criterion.forward(model.forward(x[batch], training=True), labels[batch]))
             model.backward(criterion.backward())
             optimizer.step()
         final[name] = float(np.mean(losses[-50:]))
-    assert final["sgd"] > 2.2       # still at ln 10
-    assert final["adam"] < 1.0      # learning
+    assert final["sgd"] > 2.2  # still at ln 10
+    assert final["adam"] < 1.0  # learning
     return final
 
 

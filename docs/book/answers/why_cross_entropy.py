@@ -20,6 +20,7 @@ def train_neuron(loss_name, *, w, b, y, lr=0.15, steps=600, x=1.0):
 
 def exercise_1(eps=1e-6):
     """Binary cross-entropy after a sigmoid: dL/dz = a - y, checked by finite differences."""
+
     def bce(z, y):
         a = sigmoid(z)
         return -y * np.log(a) - (1 - y) * np.log(1 - a)
@@ -48,9 +49,13 @@ def exercise_3():
     of the unsaturated units too."""
     target_steps = int(np.argmax(train_neuron("cross-entropy", w=2.0, b=2.0, y=0.0) < 0.1))
     rates = np.arange(0.25, 5.01, 0.25)
-    needed = next(lr for lr in rates
-                  if np.any(train_neuron("squared error", w=2.0, b=2.0, y=0.0, lr=lr,
-                                         steps=target_steps + 1) < 0.1))
+    needed = next(
+        lr
+        for lr in rates
+        if np.any(
+            train_neuron("squared error", w=2.0, b=2.0, y=0.0, lr=lr, steps=target_steps + 1) < 0.1
+        )
+    )
     assert needed > 5 * 0.15
     # Why not a fix: the gain needed depends on how saturated the neuron is (sigma'(z) ranges
     # over orders of magnitude), so no single rate suits both the saturated start and the
