@@ -320,15 +320,16 @@ def draw_curves(runs: list[dict]):
         name = "full recipe" if label == "+ dropout" else label
         for ax in (whole, zoom):
             ax.plot(epochs, means, marker="o", markersize=3, label=name)
-    whole.set(xlabel="epoch", ylabel="validation accuracy (%)", ylim=(0, 100),
-              title="0-100%")
+    whole.set(xlabel="epoch", ylabel="validation accuracy (%)", ylim=(0, 100), title="0-100%")
     zoom.set(xlabel="epoch", ylim=(95, 99), title="zoomed on 95-99%")
     whole.axhspan(95, 99, color="grey", alpha=0.15, lw=0)
     for ax in (whole, zoom):
         ax.grid(alpha=0.3)
     zoom.legend(loc="lower right", fontsize=8)
-    fig.suptitle("MNIST, 784-512-256-128-10: the recipe built up one technique at a time "
-                 "(mean over seeds)", fontsize=10)
+    fig.suptitle(
+        "MNIST, 784-512-256-128-10: the recipe built up one technique at a time (mean over seeds)",
+        fontsize=10,
+    )
     return fig
 
 
