@@ -734,7 +734,7 @@ def naive_label(run: dict) -> str:
 def draw_naive_steps(result: dict, seed: int = 0, last_step: int = 60):
     """The first steps of the network with weights of sd 0.01 and plain SGD, one seed, for
     each input scale and learning rate: the batch loss, the largest logit, the first layer's
-    step relative to its weights, the share of dead units in the first and third hidden
+    step relative to its weights, the share of dead units in the first and the last hidden
     layers, and the validation accuracy. Returns the Figure."""
     from matplotlib.figure import Figure
 
@@ -745,7 +745,7 @@ def draw_naive_steps(result: dict, seed: int = 0, last_step: int = 60):
         ("max_abs_logit", "largest |logit| (log)", True),
         ("update_ratio_1", "|dW1| / |W1| per step (log)", True),
         ("dead0", "dead units, hidden layer 1 (%)", False),
-        ("dead2", "dead units, hidden layer 3 (%)", False),
+        ("dead-1", "dead units, last hidden layer (%)", False),
         ("val", "validation accuracy (%)", False),
     )
     runs = [r for r in result["runs"] if r["seed"] == seed and r["init"] == "sd 0.01"]
@@ -761,7 +761,7 @@ def draw_naive_steps(result: dict, seed: int = 0, last_step: int = 60):
                     if s <= last_step
                 ]
             elif key.startswith("dead"):
-                layer = int(key[-1])
+                layer = int(key[4:])
                 pairs = [
                     (i + 1, 100 * d[layer])
                     for i, d in enumerate(run["steps"]["dead"])
