@@ -646,7 +646,7 @@ def draw_lr_losses(result: dict, optimizers=("sgd", "adam")):
                 _smooth(losses, 10),
                 color=colour,
                 lw=1,
-                label=f"{r['lr']:g}",
+                label=f"{r['lr']:.3g}",
             )
             if r["diverged_at_step"] is not None:
                 ax.plot(r["diverged_at_step"] + 1, 20, "x", color=colour, ms=8, mew=2)
@@ -699,7 +699,7 @@ def draw_optimizers(result: dict):
         lr = best_lr(rows)["lr"]
         runs = [r for r in result["runs"] if r["optimizer"] == name and r["lr"] == lr]
         _, means, _ = _mean_curve([r["losses"] for r in runs])
-        label = f"{OPTIMIZER_NAMES[name]}, lr {lr:g}"
+        label = f"{OPTIMIZER_NAMES[name]}, lr {lr:.3g}"
         left.plot(range(1, len(means) + 1), _smooth(means, 10), lw=1, label=label)
         epochs, accs, sds = _mean_curve([[100 * v for v in r["val_accuracy"]] for r in runs])
         right.errorbar(epochs, accs, yerr=sds, marker="o", ms=4, capsize=3, label=label)
