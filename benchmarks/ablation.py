@@ -261,6 +261,7 @@ def draw_figure(summary: list[dict]):
     over seeds: the rows that add a technique above those that remove one. On a linear
     accuracy axis the rows between 97% and 99% would look alike. Returns the Figure."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import NullFormatter
 
     labels = [row["row"] for row in summary]
     errors = [max(100 - row["accuracy_mean"], 1e-2) for row in summary]
@@ -278,7 +279,13 @@ def draw_figure(summary: list[dict]):
         ax.text(error * 1.12, y + 0.15, f"{row['accuracy_mean']:.2f}%", fontsize=7)
     ax.set_xscale("log")
     ax.set_yticks(positions, labels, fontsize=8)
-    ax.set_xlim(min(errors) / 1.5, 100)  # an error above 100% does not exist
+    low = min(errors) / 1.5
+    ax.set_xlim(low, 100)  # an error above 100% does not exist
+    # Labelled ticks where the data is: a log axis labels only its decades by default, and
+    # the rows between 1% and 10% error would sit between two labels.
+    ticks = [t for t in (0.5, 1, 1.5, 2, 3, 5, 10, 20, 50, 100) if t >= low]
+    ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("test error (%), log scale: mean ± sd over seeds; labels: accuracy")
     ax.set_title("Each technique added (blue), and removed from the full recipe (red)")
     ax.grid(axis="x", alpha=0.3, which="both")
@@ -290,11 +297,13 @@ CURVE_ROWS = ("baseline", "+ input scaling", "+ He init", "+ Adam", "+ dropout")
 
 def draw_curves(runs: list[dict]):
     """Validation accuracy per epoch, mean over seeds, for the rows that build the recipe up
-    to its first working form and for the full recipe. Returns the matplotlib Figure."""
+    to its first working form and for the full recipe: on the left the whole 0-100% range
+    (the baseline against the rest), on the right the same curves zoomed on 95-99%, where
+    the rows that work differ. Returns the matplotlib Figure."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.5, 3.8), layout="constrained")
-    ax = fig.add_subplot()
+    fig = Figure(figsize=(9.0, 3.8), layout="constrained")
+    whole, zoom = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.25]})
     for label in CURVE_ROWS:
         curves = [run["val_accuracy"] for run in runs if run["row"] == label]
         if not curves:
@@ -309,15 +318,18 @@ def draw_curves(runs: list[dict]):
             tests = [100 * run["test_accuracy"] for run in runs if run["row"] == label]
             epochs, means = [1], [statistics.fmean(tests)]
         name = "full recipe" if label == "+ dropout" else label
-        ax.plot(epochs, means, marker="o", markersize=3, label=name)
-    ax.set(
-        xlabel="epoch",
-        ylabel="validation accuracy (%)",
-        ylim=(0, 100),
-        title="MNIST, 784-512-256-128-10: the recipe built up one technique at a time",
+        for ax in (whole, zoom):
+            ax.plot(epochs, means, marker="o", markersize=3, label=name)
+    whole.set(xlabel="epoch", ylabel="validation accuracy (%)", ylim=(0, 100), title="0-100%")
+    zoom.set(xlabel="epoch", ylim=(95, 99), title="zoomed on 95-99%")
+    whole.axhspan(95, 99, color="grey", alpha=0.15, lw=0)
+    for ax in (whole, zoom):
+        ax.grid(alpha=0.3)
+    zoom.legend(loc="lower right", fontsize=8)
+    fig.suptitle(
+        "MNIST, 784-512-256-128-10: the recipe built up one technique at a time (mean over seeds)",
+        fontsize=10,
     )
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
