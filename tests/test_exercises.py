@@ -68,3 +68,9 @@ def test_count_reads_only_the_exercises_section(tmp_path):
         "# T\n\n1. not one\n\n## Exercises\n\n1. a\n   more\n2. b\n\n## Next\n\n3. no\n"
     )
     assert _exercise_count(chapter) == 2
+
+
+def test_the_answers_page_shows_every_answer_module():
+    page = (BOOK / "answers.md").read_text(encoding="utf-8")
+    missing = [p.name for p in MODULES if f'--8<-- "docs/book/answers/{p.name}"' not in page]
+    assert not missing, f"docs/book/answers.md does not include {missing}"
