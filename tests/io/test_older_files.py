@@ -188,7 +188,8 @@ def test_version_1_model_files_load_and_predict_the_same(name, kind):
         assert isinstance(model, Sequential)
         probs = model.predict_proba(x)
     # Written on another processor: float32 matrix products round differently across BLAS
-    # kernels (and the scaler's arithmetic), so the probabilities agree to float32 rounding, and the classes exactly.
+    # kernels (and the scaler's arithmetic), so the probabilities agree to float32 rounding,
+    # and the classes exactly.
     expected = np.array(predictions[name], dtype=probs.dtype)
     np.testing.assert_allclose(probs, expected, rtol=1e-5, atol=1e-6)
     assert np.array_equal(

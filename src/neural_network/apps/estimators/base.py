@@ -8,7 +8,6 @@ A subclass says what its targets are (``_prepare_targets``), which loss trains i
 
 from __future__ import annotations
 
-import inspect
 import math
 import numbers
 import warnings
@@ -54,8 +53,6 @@ from .rules import (
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
-# Whether the optimiser offers Nesterov momentum yet (scikit-learn's default for SGD).
-_SGD_HAS_NESTEROV = "nesterov" in inspect.signature(SGD).parameters
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
 DTYPES = ("float32", "float64")
 # The cosine schedule anneals to this fraction of lr, and stays there for later partial_fit
@@ -146,11 +143,6 @@ class BaseMLP(BaseEstimator):
         if not shuffle:
             raise ValueError("shuffle=False is not available yet; use shuffle=True")
         nesterov = check_bool("nesterovs_momentum", self.nesterovs_momentum)
-        if self.solver == "sgd" and nesterov and not _SGD_HAS_NESTEROV:
-            raise ValueError(
-                'nesterovs_momentum=True is not available yet with solver="sgd"; '
-                "pass nesterovs_momentum=False (heavy-ball momentum)"
-            )
         return {
             "hidden": hidden,
             "lr": check_real("learning_rate_init", self.learning_rate_init, "(0, inf)"),
@@ -322,9 +314,15 @@ class BaseMLP(BaseEstimator):
     def _make_optimizer(self, model: Sequential, settings: dict) -> Optimizer:
         common = {"l2": settings["l2"], "clip_norm": settings["clip_norm"]}
         if self.solver == "sgd":
-            if _SGD_HAS_NESTEROV:
-                common["nesterov"] = settings["nesterov"]
-            return SGD(model.flat, settings["lr"], settings["momentum"], **common)
+            # scikit-learn's velocity carries the learning rate of each past step.
+            return SGD(
+                model.flat,
+                settings["lr"],
+                settings["momentum"],
+                nesterov=settings["nesterov"],
+                lr_in_velocity=True,
+                **common,
+            )
         return Adam(
             model.flat,
             settings["lr"],

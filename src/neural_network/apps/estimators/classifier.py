@@ -108,8 +108,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         shuffle: Shuffle the samples every epoch (``False`` is refused for now).
         tol: Smallest decrease of the monitored loss that counts as improvement.
         momentum: SGD's momentum, in ``[0, 1]``.
-        nesterovs_momentum: Nesterov momentum with SGD (``True`` is refused for now with
-            ``solver="sgd"``: pass ``False`` for heavy-ball momentum).
+        nesterovs_momentum: Nesterov momentum with SGD (``False``: heavy-ball momentum).
         beta_1, beta_2, epsilon: Adam's.
         n_iter_no_change: Epochs without improvement tolerated (see above); ``np.inf``
             never stops early.
