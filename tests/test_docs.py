@@ -164,3 +164,31 @@ def test_raw_tex_check_sees_literal_display_math():
     reader.feed("<p>[\nm \\leftarrow \\beta_1 m\n]</p>")
     hits = _raw_tex("".join(reader.text))
     assert any("leftarrow" in hit for hit in hits)
+
+
+def _untitled_source_blocks(text: str) -> list[str]:
+    """Python fences that show their code (plain, or executed with ``source=``) without a
+    ``title=`` saying what the code is."""
+    fences = re.findall(r"^```python([^\n]*)$", text, re.M)
+    return [
+        fence
+        for fence in fences
+        if ('exec="true"' not in fence or "source=" in fence) and "title=" not in fence
+    ]
+
+
+def test_every_source_block_in_the_book_says_what_it_is():
+    untitled = {
+        page.name: blocks
+        for page in sorted((ROOT / "docs" / "book").glob("*.md"))
+        if (blocks := _untitled_source_blocks(page.read_text(encoding="utf-8")))
+    }
+    assert not untitled, untitled
+
+
+def test_untitled_source_blocks_are_found():
+    text = (
+        '```python exec="true" source="above"\n\n```python exec="true" html="true"\n'
+        '```python title="t"\n```python\n'
+    )
+    assert _untitled_source_blocks(text) == [' exec="true" source="above"', ""]
