@@ -29,13 +29,39 @@ def no_earlier_choice(monkeypatch):
     monkeypatch.setattr(threads, "_latest_choice", None)
 
 
-def run_steps(chooser: ThreadChooser, seconds_by_count, steps: int) -> list[int]:
+class FakeCores:
+    """The cores' idle clock as ``machine_idle`` reads it: ``spare`` cores stand idle while
+    the fake steps run (none is read unless a test installs it)."""
+
+    def __init__(self, spare: float | None = None):
+        self.spare, self.clock, self.idle = spare, 0.0, 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.clock += seconds
+        self.idle += (self.spare or 0.0) * seconds
+
+    def __call__(self):
+        return None if self.spare is None else (self.clock, self.idle)
+
+
+@pytest.fixture(autouse=True)
+def cores(monkeypatch) -> FakeCores:
+    """By default the system tells nothing of idle cores, so only step times decide."""
+    fake = FakeCores()
+    monkeypatch.setattr(threads, "machine_idle", fake)
+    return fake
+
+
+def run_steps(chooser: ThreadChooser, seconds_by_count, steps: int, cores=None) -> list[int]:
     """Drive ``chooser`` for ``steps`` steps that take ``seconds_by_count(count)``."""
     used = []
     for _ in range(steps):
         count = chooser.before_step()
         used.append(count)
-        chooser.after_step(seconds_by_count(count))
+        seconds = seconds_by_count(count)
+        if cores is not None:
+            cores.advance(seconds)
+        chooser.after_step(seconds)
     return used
 
 
@@ -189,6 +215,70 @@ def test_a_challenger_is_judged_against_the_steps_of_the_count_it_replaced():
         used = run_steps(chooser, seconds, 60)
     assert used[:2] == [1, 2]  # the check: one thread timed slow, two threads taken
     assert chooser.threads == 1 and used[-20:] == [1] * 20
+
+
+def burst_of_load(chooser: ThreadChooser, cores: FakeCores) -> None:
+    """Another program holds the second core for many epochs: two threads lose again and
+    again (a step of theirs costs 23 of one thread's), and their wait grows to the longest."""
+    cores.spare = 0.0
+    for _ in range(30):
+        chooser.begin_epoch()
+        run_steps(chooser, {1: 0.005, 2: 0.116}.__getitem__, 100, cores)
+    assert chooser.threads == 1 and chooser._backoff[2] == MAX_BACKOFF
+
+
+def test_a_core_left_idle_is_used_again_within_the_epoch(cores):
+    # One thread's steps do not get faster when the other program ends, so only the idle
+    # core tells that two threads are worth trying again.
+    with ThreadChooser("auto", cores=2) as chooser:
+        burst_of_load(chooser, cores)
+        cores.spare = 1.0  # the other program ended
+        used = run_steps(chooser, {1: 0.005, 2: 0.0035}.__getitem__, 300, cores)
+    assert chooser.threads == 2 and used[-150:] == [2] * 150
+
+
+def test_without_idle_cores_more_threads_wait_as_before(cores):
+    with ThreadChooser("auto", cores=2) as chooser:
+        burst_of_load(chooser, cores)
+        cores.spare = 0.1  # the other program still holds most of its core
+        used = run_steps(chooser, {1: 0.005, 2: 0.116}.__getitem__, 1500, cores)
+    assert used.count(2) == 0
+
+
+def test_idle_cores_that_mislead_are_trusted_less_and_less(cores):
+    # The system says a core is idle, yet two threads are always slow (a CPU quota, say).
+    cores.spare = 1.0
+    with ThreadChooser("auto", cores=2) as chooser:
+        chooser.begin_epoch()
+        used = run_steps(chooser, {1: 0.01, 2: 0.3}.__getitem__, 4200, cores)
+    tries = [step for step, count in enumerate(used) if count == 2]
+    gaps = np.diff(tries)
+    assert 3 <= len(tries) <= 8 and chooser.threads == 1
+    assert (np.diff(gaps) >= 0).all() and gaps[-1] <= MAX_BACKOFF + 2 * threads.DRIFT_WINDOW
+
+
+def test_idle_cores_count_only_when_they_had_room_for_the_next_count(cores):
+    # Half a core idle (a program that runs now and then) is not room for a second thread.
+    cores.spare = 0.5
+    with ThreadChooser("auto", cores=2) as chooser:
+        burst_of_load(chooser, cores)
+        cores.spare = 0.5
+        used = run_steps(chooser, {1: 0.005, 2: 0.0035}.__getitem__, 1000, cores)
+    assert used.count(2) == 0
+
+
+def test_idle_ticks_sums_the_idle_and_io_wait_of_the_cores_given():
+    stat = (
+        "cpu  10 0 5 300 7 0 0 0 0 0\n"
+        "cpu0 4 0 2 100 3 0 0 0 0 0\n"
+        "cpu1 3 0 2 120 1 0 0 0 0 0\n"
+        "cpu12 3 0 1 80 3 0 0 0 0 0\n"
+        "intr 5 0 0\n"
+    )
+    assert threads.idle_ticks(stat, {0, 12}) == 100 + 3 + 80 + 3
+    assert threads.idle_ticks(stat, {1}) == 121
+    assert threads.idle_ticks(stat, {0, 5}) is None  # a core the text does not list
+    assert threads.idle_ticks("", set()) is None
 
 
 def test_noisy_steps_alone_do_not_make_it_try_more_threads():

@@ -7,7 +7,10 @@ thread, and training can run many times slower than on one thread. So with
 batches) with each candidate count and keeps the fastest. It checks again at the start of
 epochs and when the step time drifts; a count that lost waits longer and longer before it
 is tried again, since one step on too many threads can cost tens of ordinary ones on a busy
-machine. An integer pins the count.
+machine. Where the system tells how long each core has been idle (Linux), a run on fewer
+threads than cores also watches the cores it leaves: when they have stood idle (the other
+program ended), more threads are tried at once, whatever the wait, since the steps of one
+thread do not get faster when a second core comes free. An integer pins the count.
 
 The bits of a product depend on the BLAS thread count, so ``"auto"`` reproduces a run to
 rounding only; pin ``threads`` (any integer) for bit-identical runs and resumes. The counts
@@ -51,6 +54,14 @@ MAX_BACKOFF = 2048
 DRIFT_WINDOW = 16
 DRIFT_RATIO = 1.3
 MIN_STEPS_BETWEEN_CHECKS = 64
+# A run on fewer threads than cores reads the cores' idle time every
+# ``MIN_STEPS_BETWEEN_CHECKS`` steps. If they were idle this share of the time for each thread
+# more (a core left free by a burst of load that is over), more threads are timed at once,
+# however long their wait. A load that comes and goes this fast, or a system whose idle time
+# misleads (a container's CPU quota), could make that try lose every time: after each such
+# loss the next try on idle cores waits twice as long, from ``MIN_STEPS_BETWEEN_CHECKS`` steps
+# up to ``MAX_BACKOFF``.
+SPARE_CORE_SHARE = 0.75
 
 _controller: ThreadpoolController | None = None
 # The count the latest choice settled on: inference after training starts there.
@@ -128,6 +139,33 @@ def _callers_limit() -> int:
         return blas_thread_limit()
 
 
+def machine_idle() -> tuple[float, float] | None:
+    """A clock reading and the seconds the cores this process may run on have been idle
+    (Linux's ``/proc/stat``), or None where the system does not say."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            text = stat.read()
+        cores = os.sched_getaffinity(0)
+        ticks_per_s = os.sysconf("SC_CLK_TCK")
+    except (OSError, AttributeError, ValueError):
+        return None
+    idle = idle_ticks(text, cores)
+    return None if idle is None else (time.monotonic(), idle / ticks_per_s)
+
+
+def idle_ticks(stat_text: str, cores: set[int]) -> int | None:
+    """The idle and I/O-wait ticks of ``cores`` summed from the text of ``/proc/stat``
+    (lines ``cpuN user nice system idle iowait ...``); None if a core has no line."""
+    ticks = {}
+    for line in stat_text.splitlines():
+        name, _, fields = line.partition(" ")
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+            values = fields.split()
+            if len(values) >= 5:
+                ticks[int(name[3:])] = int(values[3]) + int(values[4])
+    return sum(ticks.values()) if cores and len(ticks) == len(cores) else None
+
+
 def set_blas_threads(count: int) -> None:
     """Let the BLAS library use ``count`` threads from now on."""
     _blas().limit(limits=count)
@@ -173,6 +211,12 @@ class ThreadChooser:
         self._replaced: tuple[int, float] | None = None
         self._applied: int | None = None
         self._controls = True
+        # The cores' idle clock when last read and the step then; whether the check in
+        # progress was started by idle cores, and how many such checks lost in a row.
+        self._idle_mark: tuple[float, float] | None = None
+        self._idle_mark_step = 0
+        self._idle_check = False
+        self._idle_misses = 0
 
     @property
     def automatic(self) -> bool:
@@ -260,6 +304,8 @@ class ThreadChooser:
                 since = {c: self._step - self._lost_at[c] for c in self.candidates}
                 more = [c for c in self.candidates if c > self.threads]
                 self._start_check([c for c in more if since[c] >= FIRST_BACKOFF])
+            elif self._cores_left_idle():
+                self._start_check([c for c in self.candidates if c > self.threads], idle=True)
 
     def epoch_summary(self) -> tuple[int, float]:
         """The count that ran most of this epoch's steps, and their median seconds."""
@@ -269,10 +315,41 @@ class ThreadChooser:
         most = max(set(counts), key=counts.count)
         return most, statistics.median(s for count, s in self._epoch_steps if count == most)
 
-    def _start_check(self, due: list[int] | None = None) -> None:
-        """Time the current count and ``due`` (by default those not waiting)."""
+    def _cores_left_idle(self) -> bool:
+        """Whether the cores had room for the next larger count since the last reading
+        (read at most once per ``MIN_STEPS_BETWEEN_CHECKS`` steps), and a try on idle cores
+        is not waiting after losses."""
+        more = [c for c in self.candidates if c > self.threads]
+        if not more or self._step - self._idle_mark_step < MIN_STEPS_BETWEEN_CHECKS:
+            return False
+        mark, now = self._idle_mark, machine_idle()
+        self._idle_mark, self._idle_mark_step = now, self._step
+        if mark is None or now is None or now[0] <= mark[0]:
+            return False
+        spare = (now[1] - mark[1]) / (now[0] - mark[0])
+        wait = min(MAX_BACKOFF, MIN_STEPS_BETWEEN_CHECKS << self._idle_misses)
+        waited = self._step - self._lost_at[more[0]] >= wait
+        return waited and spare >= SPARE_CORE_SHARE * (more[0] - self.threads)
+
+    def _mark_idle(self) -> None:
+        """Read the cores' idle clock now, if fewer threads than cores run."""
+        below = self.automatic and self.threads < self.candidates[-1]
+        self._idle_mark = machine_idle() if below else None
+        self._idle_mark_step = self._step
+
+    def _idle_check_done(self, won: bool) -> None:
+        """Count a try on idle cores that lost; one that won clears the count."""
+        if self._idle_check:
+            self._idle_misses = 0 if won else min(self._idle_misses + 1, 32)
+            self._idle_check = False
+
+    def _start_check(self, due: list[int] | None = None, *, idle: bool = False) -> None:
+        """Time the current count and ``due`` (by default those not waiting); ``idle``
+        when idle cores prompted it."""
         self._window.clear()
         self._since_check = 0
+        self._idle_check = idle
+        self._mark_idle()
         if due is None:
             due = [c for c in self._waited() if c != self.threads]
         if not self.automatic or not due:
@@ -289,12 +366,15 @@ class ThreadChooser:
         better = min(others, key=others.__getitem__, default=None)
         if better is None or others[better] >= steady:
             self._reference = statistics.median(self._window)
+            self._idle_check_done(won=True)
             return
+        self._idle_check_done(won=False)
         self._penalise(self.threads)
         self.probe_times[self.threads] = steady
         self.threads = better
         self._window.clear()
         self._run_total, self._run_steps, self._replaced = 0.0, 0, None
+        self._mark_idle()
         global _latest_choice
         _latest_choice = better
 
@@ -320,6 +400,8 @@ class ThreadChooser:
         self.probe_times = means
         winner = min(alive, key=means.__getitem__)
         self._replaced = None
+        if winner <= self.threads:
+            self._idle_check_done(won=False)
         if winner != self.threads:
             self._backoff = dict.fromkeys(self.candidates, 0)
             if self._run_steps >= DRIFT_WINDOW:
@@ -331,6 +413,7 @@ class ThreadChooser:
                 self._penalise(count)
         self._reference = None  # set, or the choice undone, by the steps that follow
         self._window.clear()
+        self._mark_idle()
         global _latest_choice
         _latest_choice = self.threads
 
