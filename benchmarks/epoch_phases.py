@@ -26,6 +26,13 @@ what ``fit`` recorded with the wrappers in. Prints one JSON line per epoch, then
 average at the start and the end::
 
     python benchmarks/epoch_phases.py --epochs 3
+    python benchmarks/epoch_phases.py --epochs 3 --pytorch
+
+``--pytorch`` also trains ``compare_speed.py``'s PyTorch run for as many epochs (after ours,
+in the same process) and adds its column: autograd does not tell products, activations and
+loss apart, so PyTorch's forward and backward are one figure ("products, activations and
+loss"), its clipping and ``Adam.step`` the update, and its test-set evaluation (one forward
+pass under ``no_grad``) the evaluation.
 """
 
 from __future__ import annotations
@@ -128,11 +135,62 @@ def _timed(function) -> float:
     return time.perf_counter() - started
 
 
+def pytorch_phases(x, y, x_test, y_test, epochs: int, seed: int) -> list[dict]:
+    """Per-epoch seconds of PyTorch's forward+backward, update and test-set evaluation."""
+    import torch
+
+    torch.set_flush_denormal(True)
+    torch.manual_seed(seed)
+    x, x_test = torch.from_numpy(x), torch.from_numpy(x_test)
+    y, y_test = torch.from_numpy(y.astype(np.int64)), torch.from_numpy(y_test.astype(np.int64))
+    layers: list = []
+    for n_in, n_out in itertools.pairwise((784, *HIDDEN)):
+        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+    model = torch.nn.Sequential(*layers, torch.nn.Linear(HIDDEN[-1], 10))
+    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
+    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
+    optimizer = torch.optim.Adam(
+        [{"params": weights, "weight_decay": L2}, {"params": biases, "weight_decay": 0.0}], lr=LR
+    )
+    loss_fn = torch.nn.CrossEntropyLoss()
+    rows = []
+    for _ in range(epochs):
+        totals = defaultdict(float)
+        started = time.perf_counter()
+        order = torch.randperm(len(x))
+        for start in range(0, len(x), BATCH):
+            batch = order[start : start + BATCH]
+            x_batch, y_batch = x[batch], y[batch]
+            began = time.perf_counter()
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x_batch), y_batch)
+            loss.backward()
+            middle = time.perf_counter()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+            optimizer.step()
+            totals["products, activations and loss"] += middle - began
+            totals["update"] += time.perf_counter() - middle
+        seconds = time.perf_counter() - started
+        began = time.perf_counter()
+        with torch.no_grad():
+            (model(x_test).argmax(1) == y_test).float().mean().item()
+        totals["evaluation"] = time.perf_counter() - began
+        totals["rest of the loop"] = (
+            seconds - totals["update"] - totals["products, activations and loss"]
+        )
+        totals["epoch (fit's epoch_time)"] = seconds  # like fit's, without the evaluation
+        rows.append(dict(totals))
+        rounded = {key: round(value, 4) for key, value in totals.items()}
+        print(json.dumps({"pytorch_epoch": len(rows), **rounded}))
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", default="auto", help='"auto" or a count to pin')
+    parser.add_argument("--pytorch", action="store_true", help="add PyTorch's phases")
     args = parser.parse_args()
     threads = args.threads if args.threads == "auto" else int(args.threads)
     load_start = os.getloadavg()
@@ -168,6 +226,11 @@ def main() -> None:
 
     kept = rows[1:] or rows  # the first epoch warms caches and the thread choice
     median = {key: statistics.median(row[key] for row in kept) for key in rows[0]}
+    torch_median = {}
+    if args.pytorch:
+        torch_rows = pytorch_phases(x, y, x_test, y_test, args.epochs, args.seed)
+        torch_kept = torch_rows[1:] or torch_rows
+        torch_median = {k: statistics.median(r[k] for r in torch_kept) for k in torch_rows[0]}
     train_flops, eval_flops = epoch_flops(len(x), len(x_test))
     peak = sgemm_peak()
     vector_bytes = model.flat.values.nbytes
@@ -190,15 +253,23 @@ def main() -> None:
         "update_gb_per_epoch_at_7_vectors": round(update_bytes / 1e9, 2),
         "update_limit_s_in_cache": round(update_bytes / cache, 4),
     }))  # fmt: skip
-    print(f"\n| phase | median s/epoch (epochs 2-{len(rows)}) | machine limit s | ratio |")
-    print("| --- | --- | --- | --- |")
+    epochs = f"epochs 2-{len(rows)}" if len(rows) > 1 else "epoch 1"
+    print(f"\n| phase | ours, median s/epoch ({epochs}) | PyTorch | machine limit s | ours/limit |")
+    print("| --- | --- | --- | --- | --- |")
+    rest = ("products, activations and loss", "update", "evaluation", "rest of the loop")
+    torch_of = {"products": rest[0], **{k: k for k in rest[1:]}}
+    torch_of["epoch (fit's epoch_time)"] = "epoch (fit's epoch_time)"
     for key, value in median.items():
         if key == "threads":
             continue
         limit = limits.get(key)
         bound = f"{limit:.3f}" if limit else ""
         ratio = f"{value / limit:.1f}x" if limit else ""
-        print(f"| {key} | {value:.3f} | {bound} | {ratio} |")
+        theirs = torch_median.get(torch_of.get(key, ""))
+        theirs = "" if theirs is None else f"{theirs:.3f}"
+        if key == "products" and theirs:
+            theirs += " (with activations and loss)"
+        print(f"| {key} | {value:.3f} | {theirs} | {bound} | {ratio} |")
     print(json.dumps({"load_average_start": load_start, "load_average_end": os.getloadavg()}))
 
 
