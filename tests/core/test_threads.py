@@ -421,19 +421,3 @@ def test_a_history_from_before_threads_were_recorded_reads_and_continues():
     history.epoch.append(3)
     history.record_threads(2, 0.01)
     assert history.threads == [0, 0, 2] and history.step_time == [0, 0, 0.01]
-
-
-def test_other_work_follows_the_count_of_the_run_in_progress():
-    assert threads.active_threads() == 1  # no run: one thread
-    seen = []
-    with ThreadChooser(3) as chooser:
-        chooser.before_step()
-        assert threads.active_threads() == 3
-        with ThreadChooser(2):  # an evaluation inside the run, say
-            assert threads.active_threads() == 2
-        assert threads.active_threads() == 3
-        other = threading.Thread(target=lambda: seen.append(threads.active_threads()))
-        other.start()
-        other.join()
-    assert seen == [1]  # a thread that does not own the run's count
-    assert threads.active_threads() == 1

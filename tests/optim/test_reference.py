@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from neural_network import SGD, Adam, Callback, LRSchedule, build_mlp, fit
-from neural_network.optim import vector_parts
 from neural_network.optim.reference import ReferenceAdam, ReferenceSGD, reference_step
 from neural_network.train.loop import minibatches
 
@@ -76,12 +75,7 @@ def falling_lr(epoch: int) -> float:
     ("l2", "clip_norm", "dropout", "schedule"),
     [(1e-2, 0.5, None, None), (0.0, None, 0.3, None), (1e-3, None, None, falling_lr)],
 )
-@pytest.mark.parametrize("threads", [1, 3])
-def test_fast_step_equals_the_reference_step_by_step(
-    case, l2, clip_norm, dropout, schedule, threads, monkeypatch
-):
-    # On 3 threads the update runs in 3 parts of the flat vectors, one per thread.
-    monkeypatch.setattr(vector_parts, "MIN_PART", 64)
+def test_fast_step_equals_the_reference_step_by_step(case, l2, clip_norm, dropout, schedule):
     make_fast, make_reference = CASES[case]
     x, labels = problem()
 
@@ -95,7 +89,6 @@ def test_fast_step_equals_the_reference_step_by_step(
         batch_size=BATCH,
         rng=np.random.default_rng(2),
         callbacks=[record] if schedule is None else [record, LRSchedule(schedule)],
-        threads=threads,
     )
 
     reference_model = model(dropout)

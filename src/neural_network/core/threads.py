@@ -166,16 +166,6 @@ def idle_ticks(stat_text: str, cores: set[int]) -> int | None:
     return sum(ticks.values()) if cores and len(ticks) == len(cores) else None
 
 
-def active_threads() -> int:
-    """The BLAS count of the innermost thread chooser in use in this thread's run, else 1:
-    other work that can share cores (the optimiser's update) follows the chooser's timing."""
-    with _lock:
-        if _owner is not threading.current_thread():
-            return 1
-        counts = [chooser._applied for chooser in _active if chooser._applied is not None]
-    return counts[-1] if counts else 1
-
-
 def set_blas_threads(count: int) -> None:
     """Let the BLAS library use ``count`` threads from now on."""
     _blas().limit(limits=count)

@@ -18,10 +18,7 @@ handful of whole-vector NumPy operations for the whole network instead of a Pyth
 over tensors: :meth:`Optimizer.step` is ``add_l2_grad``, ``clip_by_global_norm`` and the
 update rule, in that order. Adam folds its constants into two scalars per step (see
 :class:`Adam`), and :mod:`neural_network.optim.denormals` keeps float32 values out of the
-slow denormal range. On the host the step runs in two sweeps over fixed parts of the
-vectors (:mod:`neural_network.optim.vector_parts`), which threads may share: the L2
-gradient and the partial sums of the penalty and the norm, then clipping's scale and the
-update rule.
+slow denormal range.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ from ..checks import check_bool, check_optional_real, check_real
 from ..core.devices import copy_into, host_copy
 from ..core.losses import add_l2_grad, l2_penalty
 from ..core.parameters import FlatParameters, Parameter, flat_parameters_of
-from . import denormals, vector_parts
+from . import denormals
 
 
 class Optimizer:
@@ -82,38 +79,6 @@ class Optimizer:
             before the step, and the global gradient norm (L2 included) before clipping.
         """
         flat = self.flat
-        if type(flat.values) is not np.ndarray or not self._updates_slices():
-            return self._step_whole()
-        parts = vector_parts.vector_parts(len(flat))
-        sums = vector_parts.run_parts(self._add_l2_and_measure, parts)
-        squared_weights = squared_grads = 0.0
-        for part_weights, part_grads in sums:  # in part order, whatever the thread count
-            squared_weights += part_weights
-            squared_grads += part_grads
-        penalty = 0.5 * self.l2 * squared_weights if self.l2 else 0.0
-        grad_norm = math.sqrt(squared_grads)
-        if not math.isfinite(grad_norm):
-            return penalty, grad_norm
-        self.iterations += 1
-        self._prepare_step()
-        scale = None
-        if self.clip_norm is not None and grad_norm > self.clip_norm:
-            scale = flat.dtype.type(self.clip_norm / grad_norm)
-        flush = self.iterations % denormals.FLUSH_EVERY == 0
-
-        def update(start: int, stop: int) -> None:
-            part = slice(start, stop)
-            if scale is not None:
-                flat.grads[part] *= scale
-            self._update_slice(part, self._scratch[part], flush)
-
-        vector_parts.run_parts(update, parts)
-        return penalty, grad_norm
-
-    def _step_whole(self) -> tuple[float, float]:
-        """:meth:`step` as whole-array operations, for any array type and for subclasses
-        that implement only ``_update``."""
-        flat = self.flat
         penalty = l2_penalty(flat, self.l2)
         add_l2_grad(flat, self.l2, scratch=self._scratch)
         grad_norm = clip_by_global_norm(flat, self.clip_norm)
@@ -124,37 +89,11 @@ class Optimizer:
         self._update(self._scratch, flush=self.iterations % denormals.FLUSH_EVERY == 0)
         return penalty, grad_norm
 
-    def _add_l2_and_measure(self, start: int, stop: int) -> tuple[float, float]:
-        """Add ``l2 * W`` to the weights' gradients in ``[start, stop)``; return the squared
-        norms of those weights (before the step) and of the gradients (L2 included)."""
-        flat = self.flat
-        squared_weights = 0.0
-        decay_stop = min(stop, flat.n_decay)
-        if self.l2 and start < decay_stop:
-            weights = flat.values[start:decay_stop]
-            squared_weights = float(np.dot(weights, weights))
-            product = np.multiply(
-                weights, flat.dtype.type(self.l2), out=self._scratch[start:decay_stop]
-            )
-            flat.grads[start:decay_stop] += product
-        grads = flat.grads[start:stop]
-        return squared_weights, float(np.dot(grads, grads))
-
-    def _updates_slices(self) -> bool:
-        return type(self)._update_slice is not Optimizer._update_slice
-
     def _prepare_step(self) -> None:
         """Compute what the update rule needs for step ``self.iterations``."""
 
     def _update(self, tmp: np.ndarray, flush: bool) -> None:
         """Apply the update rule to every parameter; ``tmp`` is a scratch vector."""
-        if not self._updates_slices():
-            raise NotImplementedError
-        self._update_slice(slice(None), tmp, flush)
-
-    def _update_slice(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
-        """Apply the update rule to the parameters in ``part`` of the flat vectors;
-        ``tmp`` is a scratch vector of the part's size."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, np.ndarray]:
@@ -242,8 +181,8 @@ class SGD(Optimizer):
                 self.velocity *= self.velocity.dtype.type(self._velocity_lr / self.lr)
             self._velocity_lr = self.lr
 
-    def _update_slice(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
-        w, g, velocity = self.flat.values[part], self.flat.grads[part], self.velocity[part]
+    def _update(self, tmp: np.ndarray, flush: bool) -> None:
+        w, g, velocity = self.flat.values, self.flat.grads, self.velocity
         if self.momentum:
             velocity *= self.momentum
             velocity += g
@@ -354,9 +293,8 @@ class Adam(Optimizer):
         self._step_size = self.lr * (1.0 - self.beta1) / ((1.0 - self.beta1**t) * c)
         self._eps_t = self.eps / c
 
-    def _update_slice(self, part: slice, tmp: np.ndarray, flush: bool) -> None:
-        w, g = self.flat.values[part], self.flat.grads[part]
-        m_sum, v_sum = self.m_sum[part], self.v_sum[part]
+    def _update(self, tmp: np.ndarray, flush: bool) -> None:
+        w, g, m_sum, v_sum = self.flat.values, self.flat.grads, self.m_sum, self.v_sum
         m_sum *= self.beta1
         m_sum += g
         v_sum *= self.beta2
