@@ -37,12 +37,14 @@ from ...data.preprocessing import MinMaxScaler
 from ...optim.optimizers import SGD, Adam, Optimizer
 from ...optim.schedules import Constant, Cosine, StepDecay
 from ...train.callbacks import Callback, EarlyStopping, LRSchedule
+from ...train.divergence import TrainingDivergedError
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
 from .rules import (
     BestScore,
     InverseScaling,
+    LearningRateView,
     Plateau,
     PrintIterations,
     Shifted,
@@ -59,6 +61,26 @@ DTYPES = ("float32", "float64")
 # calls: at 0 they would not train at all.
 COSINE_FLOOR = 0.01
 _PREDICT_BATCH = 2048
+# scikit-learn's words when a solver's weights stop being finite.
+NON_FINITE_WEIGHTS = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+
+
+class NonFiniteWeightsError(TrainingDivergedError, ValueError):
+    """Training diverged inside an estimator: scikit-learn's ``ValueError`` and this
+    library's :class:`~neural_network.TrainingDivergedError` at once, so code written for
+    either catches it."""
+
+    def __init__(self, error: TrainingDivergedError):
+        self.epoch, self.step, self.loss, self.grad_norm = (
+            error.epoch,
+            error.step,
+            error.loss,
+            error.grad_norm,
+        )
+        FloatingPointError.__init__(self, f"{NON_FINITE_WEIGHTS} {error}")
 
 
 class BaseMLP(BaseEstimator):
@@ -139,9 +161,6 @@ class BaseMLP(BaseEstimator):
         n_iter_no_change = self.n_iter_no_change
         if not (isinstance(n_iter_no_change, float) and n_iter_no_change == math.inf):
             n_iter_no_change = check_positive_int("n_iter_no_change", n_iter_no_change)
-        shuffle = check_bool("shuffle", self.shuffle)
-        if not shuffle:
-            raise ValueError("shuffle=False is not available yet; use shuffle=True")
         nesterov = check_bool("nesterovs_momentum", self.nesterovs_momentum)
         return {
             "hidden": hidden,
@@ -152,6 +171,7 @@ class BaseMLP(BaseEstimator):
             "power_t": check_real("power_t", self.power_t, "[0, inf)"),
             "momentum": check_real("momentum", self.momentum, "[0, 1]"),
             "nesterov": nesterov,
+            "shuffle": check_bool("shuffle", self.shuffle),
             "beta_1": check_real("beta_1", self.beta_1, "[0, 1)"),
             "beta_2": check_real("beta_2", self.beta_2, "[0, 1)"),
             "epsilon": check_real("epsilon", self.epsilon, "(0, inf)"),
@@ -212,6 +232,10 @@ class BaseMLP(BaseEstimator):
             self._initialize(X, make_rng(self.random_state), settings)
         if not incremental or not hasattr(self, "optimizer_"):  # as scikit-learn: a new
             self.optimizer_ = self._make_optimizer(self.model_, settings)  # one per fit
+            if incremental and self._sgd_rate() == "invscaling":  # a loaded network: its
+                self.optimizer_.lr = InverseScaling(  # rate continues from t_
+                    settings["lr"], settings["power_t"], self.t_
+                ).rate()
         x = self._scale(X)
         validation_data = None
         if settings["early_stopping"]:
@@ -230,8 +254,13 @@ class BaseMLP(BaseEstimator):
         plateau = None
         if settings["early_stopping"]:
             callbacks.append(self._early_stopping)
-        elif not incremental:
-            plateau = Plateau(settings, adaptive=self._sgd_rate() == "adaptive")
+        else:  # as scikit-learn, partial_fit counts too (and lowers an adaptive rate)
+            plateau = Plateau(
+                settings,
+                adaptive=self._sgd_rate() == "adaptive",
+                count=getattr(self, "_no_improvement_count", 0) if continuing else 0,
+                best=min(self.history_.train_loss, default=math.inf),
+            )
             callbacks.append(plateau)
         self._train(
             x,
@@ -243,7 +272,12 @@ class BaseMLP(BaseEstimator):
             callbacks=callbacks,
         )
         self._set_fitted_attributes(epochs_before)
-        self.t_ = (getattr(self, "t_", 0) if continuing else 0) + len(x) * self.n_iter_
+        self.t_ += len(x) * self.n_iter_
+        # scikit-learn's count of epochs in a row without improvement (code written for it
+        # reads it); the next warm start or partial_fit continues it.
+        self._no_improvement_count = (
+            plateau.count if plateau is not None else self._early_stopping.wait
+        )
         if not incremental:
             stopped = plateau.stopped if plateau is not None else self._early_stopping.stopped
             if not stopped and self.n_iter_ == settings["epochs"]:
@@ -265,6 +299,8 @@ class BaseMLP(BaseEstimator):
         self.scaler_ = MinMaxScaler(dtype).fit(X) if settings["scale_inputs"] else None
         self.model_: Sequential = self._build_network(X.shape[1], settings, rng)
         self.history_ = History()
+        self.t_ = 0
+        self._no_improvement_count = 0
         self._rng = rng
         self._early_stopping: EarlyStopping | None = None
         self._schedule_start = 0
@@ -299,6 +335,8 @@ class BaseMLP(BaseEstimator):
             )
         if not hasattr(self, "_early_stopping"):  # loaded from a file: no memory of the best
             self._early_stopping = None
+        if not hasattr(self, "t_"):  # loaded from a file, which does not keep t_
+            self.t_ = 0
 
     def _check_fitted_preprocessing(self) -> None:
         """Refuse parameters changed since the fit that no longer describe the fitted
@@ -387,7 +425,7 @@ class BaseMLP(BaseEstimator):
 
     def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks):
         if self._sgd_rate() == "invscaling":
-            rate = InverseScaling(settings["lr"], settings["power_t"], getattr(self, "t_", 0))
+            rate = InverseScaling(settings["lr"], settings["power_t"], self.t_)
             callbacks = [rate, *callbacks]
         elif self._sgd_rate() == "constant":  # "adaptive": the plateau callback lowers it
             callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
@@ -400,20 +438,24 @@ class BaseMLP(BaseEstimator):
         # repeating it still train alike.
         nominal = 200 if settings["batch_size"] == "auto" else settings["batch_size"]
         self.optimizer_.l2 = settings["l2"] / nominal
-        fit(
-            self.model_,
-            x,
-            targets,
-            optimizer=self.optimizer_,
-            epochs=epochs,
-            batch_size=batch_size,
-            validation_data=validation_data,
-            rng=self._rng,
-            callbacks=callbacks,
-            history=self.history_,
-            loss=self._make_loss(settings),
-            sample_weight=weights,
-        )
+        try:
+            fit(
+                self.model_,
+                x,
+                targets,
+                optimizer=self.optimizer_,
+                epochs=epochs,
+                batch_size=batch_size,
+                validation_data=validation_data,
+                rng=self._rng,
+                callbacks=callbacks,
+                history=self.history_,
+                loss=self._make_loss(settings),
+                sample_weight=weights,
+                shuffle=settings["shuffle"],
+            )
+        except TrainingDivergedError as error:
+            raise NonFiniteWeightsError(error) from error
 
     def _set_fitted_attributes(self, epochs_before: int) -> None:
         self.n_outputs_ = self._n_outputs
@@ -442,6 +484,14 @@ class BaseMLP(BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
+
+    @property
+    def _optimizer(self) -> LearningRateView:
+        """scikit-learn's private name for the optimiser, which code written for it reads
+        (``_optimizer.learning_rate``, the rate the next epoch starts at)."""
+        if "optimizer_" not in self.__dict__:
+            raise AttributeError("the estimator has no optimiser yet: fit it first")
+        return LearningRateView(self.optimizer_)
 
     def _dense_layers(self) -> list[Dense]:
         if "model_" not in self.__dict__:

@@ -214,7 +214,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         schedule: str | None = None,
         lr_decay: float = 0.5,
         lr_decay_every: int = 30,
-        scale_inputs: bool = True,
+        scale_inputs: bool = False,
         dtype: str | None = None,
         class_weight: dict | str | None = None,
         device: str = "cpu",

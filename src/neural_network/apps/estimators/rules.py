@@ -44,15 +44,18 @@ class Plateau(Callback):
     when its loss is above the best so far minus ``tol``; once more than
     ``n_iter_no_change`` epochs in a row did not improve, training stops, or with the
     ``"adaptive"`` learning rate the rate is divided by 5 and the count restarts, until the
-    rate falls below 1e-6."""
+    rate is at most 1e-6 (so the last epochs may train below it, as scikit-learn's do).
 
-    def __init__(self, settings: dict, *, adaptive: bool):
+    ``count`` and ``best`` start from where the last fit of the same network left them
+    (scikit-learn keeps both across warm starts and ``partial_fit`` calls)."""
+
+    def __init__(self, settings: dict, *, adaptive: bool, count: int = 0, best: float = math.inf):
         self.tol, self.patience, self.adaptive = (
             settings["min_delta"],
             settings["patience"],
             adaptive,
         )
-        self.best, self.count, self.stopped = math.inf, 0, False
+        self.best, self.count, self.stopped = best, count, False
 
     def on_epoch_end(self, run) -> bool:
         loss = run.history.train_loss[-1]
@@ -60,7 +63,7 @@ class Plateau(Callback):
         self.best = min(self.best, loss)
         if self.patience is None or self.count < self.patience:
             return False
-        if self.adaptive and run.optimizer.lr / 5.0 > 1e-6:
+        if self.adaptive and run.optimizer.lr > 1e-6:
             run.optimizer.lr /= 5.0
             self.count = 0
             return False
@@ -69,18 +72,33 @@ class Plateau(Callback):
 
 
 class InverseScaling(Callback):
-    """scikit-learn's ``"invscaling"`` rate: ``learning_rate_init / (t + 1) ** power_t`` at
-    the start of each epoch, ``t`` the number of samples trained on so far."""
+    """scikit-learn's ``"invscaling"`` rate: after each epoch the rate becomes
+    ``learning_rate_init / (t + 1) ** power_t``, ``t`` the number of samples trained on so
+    far. A ``fit`` starts at ``learning_rate_init`` (its optimiser is new); ``partial_fit``
+    continues at the rate the last epoch left."""
 
     def __init__(self, lr: float, power_t: float, t: int):
         self.lr, self.power_t, self.t = lr, power_t, t
 
-    def on_epoch_begin(self, run) -> None:
-        run.optimizer.lr = self.lr / (self.t + 1) ** self.power_t
+    def rate(self) -> float:
+        return self.lr / (self.t + 1) ** self.power_t
 
     def on_epoch_end(self, run) -> bool:
         self.t += len(run.x)
+        run.optimizer.lr = self.rate()
         return False
+
+
+class LearningRateView:
+    """scikit-learn's optimiser as code written for it reads it (``_optimizer.learning_rate``):
+    a view of this library's optimiser, whose rate is ``lr``."""
+
+    def __init__(self, optimizer):
+        self._optimizer = optimizer
+
+    @property
+    def learning_rate(self) -> float:
+        return self._optimizer.lr
 
 
 def not_lbfgs(estimator) -> bool:
