@@ -84,3 +84,26 @@ def test_shuffle_false_leaves_the_generator_to_initialisation_alone(rng):
             reg.fit(x, y)
         states.append(generator.bit_generator.state)
     assert states[0] == states[1]
+
+
+def test_early_stopping_stratifies_as_scikit_learn_and_raises_its_error_first():
+    x = [[1, 2], [2, 3], [3, 4], [4, 5]]
+    # One sample of "b": scikit-learn's stratified split refuses it (naming the class as its
+    # MLPClassifier encodes it) before the held-out part is found too small.
+    with pytest.raises(ValueError, match=r"Classes with too few members are: \['True'\]") as error:
+        MLPClassifier(early_stopping=True).fit(x, ["a", "a", "a", "b"])
+    assert "samples per class: 'a': 3, 'b': 1" in str(error.value)
+    with pytest.raises(ValueError, match="The validation set is too small"):
+        MLPRegressor(early_stopping=True).fit(x, [0.0, 1.0, 2.0, 3.0])
+
+
+def test_early_stopping_refuses_fewer_held_out_samples_than_classes_as_scikit_learn(rng):
+    x = rng.normal(size=(12, 2))
+    y = np.repeat([0, 1, 2], 4)
+    with pytest.raises(ValueError, match="The test_size = 2 should be greater or equal to the"):
+        MLPClassifier(early_stopping=True).fit(x, y)
+    clf = MLPClassifier((4,), early_stopping=True, validation_fraction=0.25, max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(x, y)  # 3 held out, one per class
+    assert len(clf.validation_scores_) == 2

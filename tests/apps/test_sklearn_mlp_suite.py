@@ -45,8 +45,6 @@ NOT_YET = {
     "test_sparse_matrices[csr_matrix]": _LBFGS + "; sparse input",
     "test_sparse_matrices[csr_array]": _LBFGS + "; sparse input",
     "test_warm_start": _LBFGS,
-    "test_early_stopping_stratified": "on 4 samples ours refuses with 'The validation set "
-    "is too small' first; scikit-learn's stratified split raises its own error before that",
     "test_mlp_warm_start_no_convergence[lbfgs-MLPClassifier]": _LBFGS,
     "test_mlp_warm_start_no_convergence[lbfgs-MLPRegressor]": _LBFGS,
     "test_mlp_diverging_loss": _IDENTITY,

@@ -112,7 +112,10 @@ class BaseMLP(BaseEstimator):
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
-    _stratify = False
+    def _strata(self, targets: np.ndarray) -> np.ndarray | None:
+        """What early stopping's validation split is stratified by (``None``: not at all)."""
+        return None
+
     _out_activation = "identity"
     # Keyword arguments of validate_data for y (the regressor's allow 2-D numeric y).
     _validate_kwargs: ClassVar[dict] = {}
@@ -393,28 +396,31 @@ class BaseMLP(BaseEstimator):
 
     def _split_validation(self, x, targets, weights, settings: dict):
         """Hold out ``validation_fraction`` of the samples (stratified by class for the
-        classifier, when every class can give a sample to both sides); returns the training
-        part and ``validation_data`` for ``fit``."""
+        classifier, as scikit-learn's); returns the training part and ``validation_data``
+        for ``fit``.
+
+        Raises:
+            ValueError: scikit-learn's errors: from its stratified split when a class has
+                fewer than 2 samples or fewer than one for each side, and "The validation
+                set is too small" when fewer than 2 samples are held out.
+        """
         n_samples = len(x)
-        n_val = math.ceil(settings["validation_fraction"] * n_samples)
-        if n_val < 2 or n_samples - n_val < 1:  # scikit-learn's message
+        strata = self._strata(targets)
+        try:
+            train, val = train_test_split(
+                np.arange(n_samples),
+                test_size=settings["validation_fraction"],
+                stratify=strata,
+                random_state=int(self._rng.integers(np.iinfo(np.int32).max)),
+            )
+        except ValueError as error:  # scikit-learn's words first, then what they mean here
+            raise ValueError(f"{error} ({self._split_hint(targets)})") from None
+        if len(val) < 2:  # scikit-learn's message
             raise ValueError(
                 "The validation set is too small. Increase 'validation_fraction' or the size "
-                f"of your dataset (early_stopping holds out {n_val} of {n_samples} samples; "
-                "it needs at least 2, and 1 left to train on)."
+                f"of your dataset (early_stopping holds out {len(val)} of {n_samples} samples; "
+                "it needs at least 2)."
             )
-        stratify = None
-        if self._stratify:
-            counts = np.bincount(targets)
-            counts = counts[counts > 0]
-            if counts.min() >= 2 and len(counts) <= min(n_val, n_samples - n_val):
-                stratify = targets
-        train, val = train_test_split(
-            np.arange(n_samples),
-            test_size=n_val,
-            stratify=stratify,
-            random_state=int(self._rng.integers(np.iinfo(np.int32).max)),
-        )
         train = np.sort(train)
         if weights is None:
             return x[train], targets[train], None, (x[val], targets[val])
@@ -456,6 +462,13 @@ class BaseMLP(BaseEstimator):
             )
         except TrainingDivergedError as error:
             raise NonFiniteWeightsError(error) from error
+
+    def _split_hint(self, targets: np.ndarray) -> str:
+        """A sentence on early stopping's split, for its errors."""
+        return (
+            f"early_stopping holds out validation_fraction={self.validation_fraction} of the "
+            f"{len(targets)} training samples"
+        )
 
     def _set_fitted_attributes(self, epochs_before: int) -> None:
         self.n_outputs_ = self._n_outputs

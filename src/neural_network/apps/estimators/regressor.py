@@ -162,8 +162,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             self.
 
         Raises:
-            ValueError: for invalid parameters, inputs, weights or targets.
-            TrainingDivergedError: if the loss or the gradient stops being finite.
+            ValueError: for invalid parameters, inputs, weights or targets, and when training
+                diverges (see ``MLPClassifier.fit``).
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
