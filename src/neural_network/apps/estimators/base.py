@@ -24,7 +24,6 @@ except ModuleNotFoundError as error:  # the one sentence a user without scikit-l
         name=error.name,
     ) from error
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ...checks import check_bool, check_positive_int, check_real
@@ -45,6 +44,7 @@ from .rules import (
     BestScore,
     InverseScaling,
     LearningRateView,
+    NonFiniteWeightsError,
     Plateau,
     PrintIterations,
     Shifted,
@@ -52,6 +52,7 @@ from .rules import (
     make_rng,
     one_fit_at_a_time,
 )
+from .validation_split import split_validation
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -61,26 +62,6 @@ DTYPES = ("float32", "float64")
 # calls: at 0 they would not train at all.
 COSINE_FLOOR = 0.01
 _PREDICT_BATCH = 2048
-# scikit-learn's words when a solver's weights stop being finite.
-NON_FINITE_WEIGHTS = (
-    "Solver produced non-finite parameter weights. The input data may contain large values "
-    "and need to be preprocessed."
-)
-
-
-class NonFiniteWeightsError(TrainingDivergedError, ValueError):
-    """Training diverged inside an estimator: scikit-learn's ``ValueError`` and this
-    library's :class:`~neural_network.TrainingDivergedError` at once, so code written for
-    either catches it."""
-
-    def __init__(self, error: TrainingDivergedError):
-        self.epoch, self.step, self.loss, self.grad_norm = (
-            error.epoch,
-            error.step,
-            error.loss,
-            error.grad_norm,
-        )
-        FloatingPointError.__init__(self, f"{NON_FINITE_WEIGHTS} {error}")
 
 
 class BaseMLP(BaseEstimator):
@@ -242,8 +223,14 @@ class BaseMLP(BaseEstimator):
         x = self._scale(X)
         validation_data = None
         if settings["early_stopping"]:
-            x, targets, weights, validation_data = self._split_validation(
-                x, targets, weights, settings
+            x, targets, weights, validation_data = split_validation(
+                x,
+                targets,
+                weights,
+                fraction=settings["validation_fraction"],
+                strata=self._strata(targets),
+                seed=int(self._rng.integers(np.iinfo(np.int32).max)),
+                hint=self._split_hint(targets),
             )
             if self._early_stopping is None:
                 self._early_stopping = BestScore(self._validation_score_list())
@@ -261,7 +248,7 @@ class BaseMLP(BaseEstimator):
             plateau = Plateau(
                 settings,
                 adaptive=self._sgd_rate() == "adaptive",
-                count=getattr(self, "_no_improvement_count", 0) if continuing else 0,
+                wait=getattr(self, "_no_improvement_count", 0),  # 0 after _initialize
                 best=min(self.history_.train_loss, default=math.inf),
             )
             callbacks.append(plateau)
@@ -276,20 +263,17 @@ class BaseMLP(BaseEstimator):
         )
         self._set_fitted_attributes(epochs_before)
         self.t_ += len(x) * self.n_iter_
-        # scikit-learn's count of epochs in a row without improvement (code written for it
-        # reads it); the next warm start or partial_fit continues it.
-        self._no_improvement_count = (
-            plateau.count if plateau is not None else self._early_stopping.wait
-        )
-        if not incremental:
-            stopped = plateau.stopped if plateau is not None else self._early_stopping.stopped
-            if not stopped and self.n_iter_ == settings["epochs"]:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({settings['epochs']}) reached "
-                    "and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=4,  # the caller of fit
-                )
+        watcher = self._early_stopping if plateau is None else plateau
+        # scikit-learn's name for the epochs in a row without improvement (code written for
+        # it reads it); the next warm start or partial_fit continues the count.
+        self._no_improvement_count = watcher.wait
+        if not incremental and not watcher.stopped and self.n_iter_ == settings["epochs"]:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({settings['epochs']}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,  # the caller of fit
+            )
         return self
 
     def _sgd_rate(self) -> str:
@@ -393,41 +377,6 @@ class BaseMLP(BaseEstimator):
                 'scale them, or use scale_inputs=True or dtype="float64"'
             )
         return np.ascontiguousarray(X, dtype=self.model_.dtype)
-
-    def _split_validation(self, x, targets, weights, settings: dict):
-        """Hold out ``validation_fraction`` of the samples (stratified by class for the
-        classifier, as scikit-learn's); returns the training part and ``validation_data``
-        for ``fit``.
-
-        Raises:
-            ValueError: scikit-learn's errors: from its stratified split when a class has
-                fewer than 2 samples or fewer than one for each side, and "The validation
-                set is too small" when fewer than 2 samples are held out.
-        """
-        n_samples = len(x)
-        strata = self._strata(targets)
-        try:
-            train, val = train_test_split(
-                np.arange(n_samples),
-                test_size=settings["validation_fraction"],
-                stratify=strata,
-                random_state=int(self._rng.integers(np.iinfo(np.int32).max)),
-            )
-        except ValueError as error:  # scikit-learn's words first, then what they mean here
-            raise ValueError(f"{error} ({self._split_hint(targets)})") from None
-        if len(val) < 2:  # scikit-learn's message
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the size "
-                f"of your dataset (early_stopping holds out {len(val)} of {n_samples} samples; "
-                "it needs at least 2)."
-            )
-        train = np.sort(train)
-        if weights is None:
-            return x[train], targets[train], None, (x[val], targets[val])
-        if not weights[train].any() or not weights[val].any():
-            raise ValueError("early_stopping's split left one side with only zero weights")
-        validation_data = (x[val], targets[val], weights[val])
-        return x[train], targets[train], weights[train], validation_data
 
     def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks):
         if self._sgd_rate() == "invscaling":
