@@ -1,6 +1,7 @@
 """scikit-learn's defaults and conventions in the estimators: inputs trained as given
 (``scale_inputs=False``), ``shuffle=False``, and its ValueError when training diverges."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -107,3 +108,15 @@ def test_early_stopping_refuses_fewer_held_out_samples_than_classes_as_scikit_le
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(x, y)  # 3 held out, one per class
     assert len(clf.validation_scores_) == 2
+
+
+def test_the_divergence_error_pickles_for_joblibs_workers(rng):
+    x = np.finfo(np.float64).max * rng.uniform(size=(10, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError) as caught:
+            MLPRegressor().fit(x, rng.standard_normal(10))
+    error = pickle.loads(pickle.dumps(caught.value))
+    assert type(error) is type(caught.value) and str(error) == str(caught.value)
+    assert (error.epoch, error.step) == (caught.value.epoch, caught.value.step)
+    assert isinstance(error, ValueError) and isinstance(error, TrainingDivergedError)

@@ -606,6 +606,15 @@ def test_fit_accepts_whole_float_labels():
 
 
 @pytest.mark.filterwarnings("ignore:x looks unscaled")  # huge inputs on purpose
+def test_the_divergence_error_pickles_with_its_message_and_fields():
+    import pickle
+
+    error = TrainingDivergedError(2, 5, math.nan, 3.0, largest_weight=1e300)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is TrainingDivergedError and str(copy) == str(error)
+    assert (copy.epoch, copy.step, copy.grad_norm) == (2, 5, 3.0) and math.isnan(copy.loss)
+
+
 def test_divergence_raises_and_keeps_finite_weights():
     x, labels = make_blobs(0, scale=1000.0)
     model = make_model(1)
