@@ -2,6 +2,7 @@
 validation of ``fit``'s arguments, divergence, ``evaluate`` and callbacks."""
 
 import math
+import pickle
 import re
 import warnings
 
@@ -607,8 +608,6 @@ def test_fit_accepts_whole_float_labels():
 
 @pytest.mark.filterwarnings("ignore:x looks unscaled")  # huge inputs on purpose
 def test_the_divergence_error_pickles_with_its_message_and_fields():
-    import pickle
-
     error = TrainingDivergedError(2, 5, math.nan, 3.0, largest_weight=1e300)
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is TrainingDivergedError and str(copy) == str(error)
