@@ -62,8 +62,8 @@ def test_preprocessing_changed_after_fit_is_refused_by_save_and_warm_start(
 ):
     x = 10 + 5 * rng.normal(size=(40, 3))
     y = rng.integers(0, 2, 40) if estimator is MLPClassifier else 100 + 10 * x[:, 0]
-    fitted = estimator(hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(x, y)
-    fitted.set_params(**{param: False})
+    fitted = estimator(hidden_layer_sizes=(4,), max_iter=2, random_state=0, **{param: True})
+    fitted.fit(x, y).set_params(**{param: False})
     with pytest.raises(ValueError, match=f"fitted with {param}=True"):
         fitted.save(tmp_path / "model.npz")
     assert not (tmp_path / "model.npz").exists()

@@ -60,7 +60,64 @@ def test_adaptive_rate_divides_by_five_on_a_plateau_instead_of_stopping(data):
     # Epochs 2 and 3 do not improve by tol: more than n_iter_no_change=1, so after epoch 3
     # the rate is divided by 5 (and again every 2 epochs) instead of stopping.
     assert rates[:3] == [0.01] * 3 and rates[3:5] == pytest.approx([0.002, 0.002])
-    assert min(rates) > 1e-6 and clf.n_iter_ < 30
+    # As scikit-learn's: divided while it is above 1e-6 (3.2e-6 -> 6.4e-7), and the plateau
+    # at a rate of at most 1e-6 stops: 7 rates of 2 epochs each after the first.
+    assert rates[-2:] == pytest.approx([6.4e-7, 6.4e-7]) and clf.n_iter_ == 15
+    assert clf._optimizer.learning_rate == pytest.approx(6.4e-7)
+
+
+def test_the_plateau_count_carries_over_warm_starts_as_scikit_learns_does(data):
+    x, y = data
+    clf = MLPClassifier((8,), tol=10.0, n_iter_no_change=3, max_iter=100, warm_start=True)
+    clf.fit(x, y)
+    assert (clf.n_iter_, clf._no_improvement_count) == (5, 4)
+    # The next fit starts at 4 epochs without improvement: its first is the 5th, and stops.
+    clf.fit(x, y)
+    assert (clf.n_iter_, clf._no_improvement_count) == (1, 5)
+    assert clf.t_ == 6 * len(x)
+
+
+def test_partial_fit_counts_the_plateau_and_lowers_an_adaptive_rate(data):
+    x, y = data
+    clf = MLPClassifier(
+        (8,), solver="sgd", learning_rate="adaptive", learning_rate_init=0.01, tol=10.0,
+        n_iter_no_change=1,
+    )  # fmt: skip
+    for _ in range(3):
+        clf.partial_fit(x, y, classes=[0, 1])
+    # Calls 2 and 3 did not improve: more than n_iter_no_change=1, so the rate is divided.
+    assert clf.history_.lr == [0.01] * 3
+    assert clf._optimizer.learning_rate == pytest.approx(0.002)
+    assert clf._no_improvement_count == 0
+
+
+def test_invscaling_after_each_epoch_and_afresh_in_each_fit(data):
+    x, y = data
+    clf = MLPClassifier(
+        (8,), solver="sgd", learning_rate="invscaling", learning_rate_init=0.1,
+        power_t=0.5, max_iter=1, warm_start=True,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(x[:4], y[:4])
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(x[:4], y[:4])
+    # scikit-learn's rule: each fit starts at learning_rate_init with a new optimiser, and the
+    # rate after an epoch is learning_rate_init / (t_ + 1) ** power_t.
+    assert clf.history_.lr == [0.1, 0.1]
+    assert clf._optimizer.learning_rate == 0.1 / 9**0.5 and clf.t_ == 8
+
+
+def test_a_fresh_fit_counts_the_samples_seen_from_zero(data):
+    x, y = data
+    clf = MLPClassifier(
+        (8,), solver="sgd", learning_rate="invscaling", max_iter=3, n_iter_no_change=np.inf,
+        random_state=0,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning):
+        first = list(clf.fit(x, y).history_.lr)
+    with pytest.warns(ConvergenceWarning):
+        second = list(clf.fit(x, y).history_.lr)
+    assert first == second and clf.t_ == 3 * len(x)
 
 
 def test_adam_ignores_learning_rate_as_scikit_learn_does(data):

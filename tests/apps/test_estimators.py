@@ -30,16 +30,23 @@ from neural_network.io.model_files import (  # noqa: E402
 
 
 def expected_failed_checks(estimator) -> dict[str, str]:
-    """Checks known to fail, with the reason: in float32, fitting with integer weights and
-    fitting on repeated samples agree to float32 rounding only (about 4e-7 relative after
-    100 epochs), and the check asks 1e-7. The default instance (the input's dtype, float64
-    in the checks) passes it."""
+    """Checks known to fail in float32, with the reason; the default instances (the input's
+    dtype, float64 in the checks) pass them.
+
+    Fitting with integer weights and fitting on repeated samples agree to float32 rounding
+    only (about 4e-7 relative after 100 epochs), and the check asks 1e-7. Predicting one row
+    and predicting a block of rows take different BLAS kernels (a matrix-vector product
+    against a matrix product), which sum in different orders: they agree to float32 rounding
+    (3e-7 relative here), and the check asks 1e-7."""
     if estimator.dtype != "float32":  # None trains in the checks' float64
         return {}
     return {
         "check_sample_weight_equivalence_on_dense_data": (
             "float32 training agrees with repeated samples to float32 rounding, not 1e-7"
-        )
+        ),
+        "check_methods_subset_invariance": (
+            "float32 predictions of one row and of many agree to float32 rounding, not 1e-7"
+        ),
     }
 
 

@@ -27,9 +27,6 @@ OUR_IMPORT = "from neural_network import MLPClassifier, MLPRegressor"
 LEFT_OUT = ("test_gradient",)  # calls scikit-learn's private _loss_grad_lbfgs
 
 _LBFGS = 'solver="lbfgs" (the L-BFGS trainer is not there yet)'
-_NESTEROV = (
-    "SGD (Nesterov momentum now there): fails on a later check of the test, not yet looked into"
-)
 _IDENTITY = 'activation="identity" (not there yet)'
 
 # Tests of the copied suite that do not pass yet, by name (parameters included), and why.
@@ -42,24 +39,12 @@ NOT_YET = {
     "test_lbfgs_classification_maxfun[X0-y0]": _LBFGS,
     "test_lbfgs_classification_maxfun[X1-y1]": _LBFGS,
     "test_lbfgs_regression_maxfun[X0-y0]": _LBFGS,
-    "test_learning_rate_warmstart": _NESTEROV,
     "test_multilabel_classification": _LBFGS + "; multilabel targets",
     "test_multioutput_regression": _LBFGS,
-    "test_partial_fit_regression": _NESTEROV,
-    "test_nonfinite_params": "scale_inputs=True scales inputs near 1.8e308 and trains, "
-    "where scikit-learn's weights overflow and it raises",
     "test_predict_proba_multilabel": _LBFGS + "; multilabel targets",
-    "test_shuffle": "shuffle=False (the training loop always shuffles yet)",
     "test_sparse_matrices[csr_matrix]": _LBFGS + "; sparse input",
     "test_sparse_matrices[csr_array]": _LBFGS + "; sparse input",
-    "test_adaptive_learning_rate": _NESTEROV,
     "test_warm_start": _LBFGS,
-    "test_n_iter_no_change": _NESTEROV,
-    "test_n_iter_no_change_inf": _NESTEROV,
-    "test_early_stopping_stratified": "on 4 samples ours refuses with 'The validation set "
-    "is too small' first; scikit-learn's stratified split raises its own error before that",
-    "test_mlp_loading_from_joblib_partial_fit": "one training sample: scale_inputs=True maps "
-    "its feature to 0, so only the output bias learns, by at most the rate per Adam step",
     "test_mlp_warm_start_no_convergence[lbfgs-MLPClassifier]": _LBFGS,
     "test_mlp_warm_start_no_convergence[lbfgs-MLPRegressor]": _LBFGS,
     "test_mlp_diverging_loss": _IDENTITY,

@@ -22,7 +22,9 @@ def make_data(n_samples=240, seed=0):
     return x, labels
 
 
-def train(device, optimizer_cls=Adam, *, epochs=3, batch_size=32, callbacks=(), **settings):
+def train(
+    device, optimizer_cls=Adam, *, epochs=3, batch_size=32, callbacks=(), shuffle=True, **settings
+):
     x, labels = make_data()
     model = build_mlp(8, [16, 8], 3, rng=np.random.default_rng(1), dtype=np.float64)
     model.to(device)
@@ -30,7 +32,7 @@ def train(device, optimizer_cls=Adam, *, epochs=3, batch_size=32, callbacks=(), 
     history = fit(
         model, x, labels, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
         validation_data=make_data(60, seed=1), rng=np.random.default_rng(2),
-        callbacks=callbacks,
+        callbacks=callbacks, shuffle=shuffle,
     )  # fmt: skip
     return model, optimizer, history
 
@@ -54,6 +56,15 @@ def test_device_training_matches_the_cpu_in_float64(standin_cuda, optimizer_cls,
             getattr(gpu_history, key), getattr(cpu_history, key), rtol=1e-10, err_msg=key
         )
     assert gpu_optimizer.iterations == 3 * 8
+
+
+def test_device_training_without_shuffling_matches_the_cpu(standin_cuda):
+    cpu_model, _, cpu_history = train("cpu", lr=1e-2, shuffle=False)
+    gpu_model, _, gpu_history = train("cuda", lr=1e-2, shuffle=False)
+    shuffled_model, _, _ = train("cpu", lr=1e-2)
+    np.testing.assert_allclose(gpu_model.flat.values.get(), cpu_model.flat.values, atol=1e-12)
+    np.testing.assert_allclose(gpu_history.train_loss, cpu_history.train_loss, rtol=1e-10)
+    assert not np.allclose(shuffled_model.flat.values, cpu_model.flat.values)
 
 
 def test_reads_per_epoch_do_not_grow_with_the_steps(standin_cuda):

@@ -2,6 +2,7 @@
 validation of ``fit``'s arguments, divergence, ``evaluate`` and callbacks."""
 
 import math
+import pickle
 import re
 import warnings
 
@@ -451,6 +452,48 @@ def test_shuffling_seed_alone_changes_the_run():
     assert not np.array_equal(*results)
 
 
+class RecordBatches(Callback):
+    """Keeps a copy of every training batch the loop forms."""
+
+    def __init__(self):
+        self.batches = []
+
+    def on_batch_begin(self, x_batch, run):
+        self.batches.append(x_batch.copy())
+        return x_batch
+
+
+def test_shuffle_false_takes_the_data_in_order_and_leaves_the_generator_alone():
+    x, labels = make_blobs(0, n_samples=40)
+    model = make_model(1)
+    rng = _rng(7)
+    state = rng.bit_generator.state
+    recorder = RecordBatches()
+    fit(
+        model, x, labels, optimizer=SGD(model.flat, lr=0.05), epochs=2, batch_size=16,
+        rng=rng, callbacks=[recorder], shuffle=False,
+    )  # fmt: skip
+    in_order = [x[0:16], x[16:32], x[32:40]]
+    assert len(recorder.batches) == 6
+    for got, expected in zip(recorder.batches, in_order * 2, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    assert rng.bit_generator.state == state
+
+
+def test_shuffle_true_is_the_default_run_bit_for_bit():
+    default_model, default_history = train(seed=3, epochs=2)
+    model, history = train(seed=3, epochs=2, shuffle=True)
+    np.testing.assert_array_equal(model.flat.values, default_model.flat.values)
+    assert history.train_loss == default_history.train_loss
+    unshuffled, _ = train(seed=3, epochs=2, shuffle=False)
+    assert not np.array_equal(unshuffled.flat.values, default_model.flat.values)
+
+
+def test_fit_refuses_a_shuffle_that_is_not_a_bool():
+    with pytest.raises(ValueError, match="shuffle must be True or False; got 'no'"):
+        train(epochs=1, shuffle="no")
+
+
 def test_minibatches_cover_every_sample_once():
     batches = list(minibatches(10, 4, _rng(0)))
     assert [len(b) for b in batches] == [4, 4, 2]
@@ -564,6 +607,13 @@ def test_fit_accepts_whole_float_labels():
 
 
 @pytest.mark.filterwarnings("ignore:x looks unscaled")  # huge inputs on purpose
+def test_the_divergence_error_pickles_with_its_message_and_fields():
+    error = TrainingDivergedError(2, 5, math.nan, 3.0, largest_weight=1e300)
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is TrainingDivergedError and str(copy) == str(error)
+    assert (copy.epoch, copy.step, copy.grad_norm) == (2, 5, 3.0) and math.isnan(copy.loss)
+
+
 def test_divergence_raises_and_keeps_finite_weights():
     x, labels = make_blobs(0, scale=1000.0)
     model = make_model(1)

@@ -180,7 +180,7 @@ class _DeviceTraining:
             for callback in run.callbacks:
                 callback.on_epoch_begin(run)
             started = time.perf_counter()
-            permutation = run.rng.permutation(n_samples)
+            permutation = run.rng.permutation(n_samples) if run.shuffle else np.arange(n_samples)
             if graphed is None:
                 order, first = xp.asarray(permutation), 0
             else:

@@ -30,3 +30,15 @@ class TrainingDivergedError(FloatingPointError):
             f"gradient norm={grad_norm}. The model keeps its last finite weights "
             "(the best ones if early stopping tracked them); try a smaller lr or clip_norm."
         )
+
+    def __reduce__(self):
+        # Pickled as it is (message and fields), so that it crosses to and from the worker
+        # processes of joblib (GridSearchCV, cross_val_score); __init__ takes other arguments.
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type, args: tuple, state: dict) -> TrainingDivergedError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_positive_int
+from ..checks import check_bool, check_positive_int
 from ..core.devices import array_module
 from ..core.layers import Dense
 from ..core.losses import SoftmaxCrossEntropy
@@ -225,6 +225,7 @@ def fit(
     loss: Any = None,
     sample_weight: np.ndarray | None = None,
     threads: ThreadsSetting = "auto",
+    shuffle: bool = True,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent on softmax cross-entropy (or ``loss``).
 
@@ -256,6 +257,8 @@ def fit(
             count and keeps the fastest, checking again as the step time drifts
             (reproducible to rounding); an integer pins the count (bit-identical runs and
             resumes). See :mod:`neural_network.core.threads`.
+        shuffle: Shuffle the samples every epoch (with ``rng``); ``False`` takes the batches
+            in the data's order every epoch and draws nothing from ``rng`` for them.
 
     Returns:
         The History of the run (``history`` itself when given).
@@ -269,6 +272,7 @@ def fit(
     """
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
+    shuffle = check_bool("shuffle", shuffle)
     chooser = ThreadChooser(threads)
     if optimizer.flat is not model.flat:
         raise ValueError("optimizer was not built on this model's parameters")
@@ -305,6 +309,7 @@ def fit(
         loss=loss,
         sample_weight=sample_weight,
         threads=chooser,
+        shuffle=shuffle,
     )
     with chooser:
         try:
@@ -403,7 +408,8 @@ def _train(run: TrainingRun) -> None:
         started = time.perf_counter()
         loss_sum = norm_sum = correct = 0.0
         steps = 0
-        for step, batch in enumerate(minibatches(n_samples, run.batch_size, run.rng), start=1):
+        order_rng = run.rng if run.shuffle else None
+        for step, batch in enumerate(minibatches(n_samples, run.batch_size, order_rng), start=1):
             chooser.before_step()
             step_started = time.perf_counter()
             if sparse:

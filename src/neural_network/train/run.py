@@ -38,6 +38,8 @@ class TrainingRun:
         loss: The criterion (``SoftmaxCrossEntropy`` unless ``fit`` was given another).
         sample_weight: The training samples' weights, or ``None``.
         threads: The chooser of BLAS thread counts (``threads.threads`` is the current one).
+        shuffle: Whether each epoch's batches follow a permutation drawn from ``rng`` (else
+            the data's order).
     """
 
     model: Sequential
@@ -55,3 +57,4 @@ class TrainingRun:
     loss: Any = field(default_factory=SoftmaxCrossEntropy)
     sample_weight: np.ndarray | None = None
     threads: ThreadChooser = field(default_factory=ThreadChooser)
+    shuffle: bool = True

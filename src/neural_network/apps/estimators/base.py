@@ -24,7 +24,6 @@ except ModuleNotFoundError as error:  # the one sentence a user without scikit-l
         name=error.name,
     ) from error
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ...checks import check_bool, check_positive_int, check_real
@@ -37,12 +36,15 @@ from ...data.preprocessing import MinMaxScaler
 from ...optim.optimizers import SGD, Adam, Optimizer
 from ...optim.schedules import Constant, Cosine, StepDecay
 from ...train.callbacks import Callback, EarlyStopping, LRSchedule
+from ...train.divergence import TrainingDivergedError
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
 from .rules import (
     BestScore,
     InverseScaling,
+    LearningRateView,
+    NonFiniteWeightsError,
     Plateau,
     PrintIterations,
     Shifted,
@@ -50,6 +52,7 @@ from .rules import (
     make_rng,
     one_fit_at_a_time,
 )
+from .validation_split import split_validation
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -90,7 +93,10 @@ class BaseMLP(BaseEstimator):
     def _n_outputs(self) -> int:
         raise NotImplementedError
 
-    _stratify = False
+    def _strata(self, targets: np.ndarray) -> np.ndarray | None:
+        """What early stopping's validation split is stratified by (``None``: not at all)."""
+        return None
+
     _out_activation = "identity"
     # Keyword arguments of validate_data for y (the regressor's allow 2-D numeric y).
     _validate_kwargs: ClassVar[dict] = {}
@@ -139,9 +145,6 @@ class BaseMLP(BaseEstimator):
         n_iter_no_change = self.n_iter_no_change
         if not (isinstance(n_iter_no_change, float) and n_iter_no_change == math.inf):
             n_iter_no_change = check_positive_int("n_iter_no_change", n_iter_no_change)
-        shuffle = check_bool("shuffle", self.shuffle)
-        if not shuffle:
-            raise ValueError("shuffle=False is not available yet; use shuffle=True")
         nesterov = check_bool("nesterovs_momentum", self.nesterovs_momentum)
         return {
             "hidden": hidden,
@@ -152,6 +155,7 @@ class BaseMLP(BaseEstimator):
             "power_t": check_real("power_t", self.power_t, "[0, inf)"),
             "momentum": check_real("momentum", self.momentum, "[0, 1]"),
             "nesterov": nesterov,
+            "shuffle": check_bool("shuffle", self.shuffle),
             "beta_1": check_real("beta_1", self.beta_1, "[0, 1)"),
             "beta_2": check_real("beta_2", self.beta_2, "[0, 1)"),
             "epsilon": check_real("epsilon", self.epsilon, "(0, inf)"),
@@ -212,11 +216,21 @@ class BaseMLP(BaseEstimator):
             self._initialize(X, make_rng(self.random_state), settings)
         if not incremental or not hasattr(self, "optimizer_"):  # as scikit-learn: a new
             self.optimizer_ = self._make_optimizer(self.model_, settings)  # one per fit
+            if incremental and self._sgd_rate() == "invscaling":  # a loaded network: its
+                self.optimizer_.lr = InverseScaling(  # rate continues from t_
+                    settings["lr"], settings["power_t"], self.t_
+                ).rate()
         x = self._scale(X)
         validation_data = None
         if settings["early_stopping"]:
-            x, targets, weights, validation_data = self._split_validation(
-                x, targets, weights, settings
+            x, targets, weights, validation_data = split_validation(
+                x,
+                targets,
+                weights,
+                fraction=settings["validation_fraction"],
+                strata=self._strata(targets),
+                seed=int(self._rng.integers(np.iinfo(np.int32).max)),
+                hint=self._split_hint(targets),
             )
             if self._early_stopping is None:
                 self._early_stopping = BestScore(self._validation_score_list())
@@ -230,8 +244,13 @@ class BaseMLP(BaseEstimator):
         plateau = None
         if settings["early_stopping"]:
             callbacks.append(self._early_stopping)
-        elif not incremental:
-            plateau = Plateau(settings, adaptive=self._sgd_rate() == "adaptive")
+        else:  # as scikit-learn, partial_fit counts too (and lowers an adaptive rate)
+            plateau = Plateau(
+                settings,
+                adaptive=self._sgd_rate() == "adaptive",
+                wait=getattr(self, "_no_improvement_count", 0),  # 0 after _initialize
+                best=min(self.history_.train_loss, default=math.inf),
+            )
             callbacks.append(plateau)
         self._train(
             x,
@@ -243,16 +262,18 @@ class BaseMLP(BaseEstimator):
             callbacks=callbacks,
         )
         self._set_fitted_attributes(epochs_before)
-        self.t_ = (getattr(self, "t_", 0) if continuing else 0) + len(x) * self.n_iter_
-        if not incremental:
-            stopped = plateau.stopped if plateau is not None else self._early_stopping.stopped
-            if not stopped and self.n_iter_ == settings["epochs"]:
-                warnings.warn(
-                    f"Stochastic Optimizer: Maximum iterations ({settings['epochs']}) reached "
-                    "and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=4,  # the caller of fit
-                )
+        self.t_ += len(x) * self.n_iter_
+        watcher = self._early_stopping if plateau is None else plateau
+        # scikit-learn's name for the epochs in a row without improvement (code written for
+        # it reads it); the next warm start or partial_fit continues the count.
+        self._no_improvement_count = watcher.wait
+        if not incremental and not watcher.stopped and self.n_iter_ == settings["epochs"]:
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({settings['epochs']}) reached "
+                "and the optimization hasn't converged yet.",
+                ConvergenceWarning,
+                stacklevel=4,  # the caller of fit
+            )
         return self
 
     def _sgd_rate(self) -> str:
@@ -265,6 +286,8 @@ class BaseMLP(BaseEstimator):
         self.scaler_ = MinMaxScaler(dtype).fit(X) if settings["scale_inputs"] else None
         self.model_: Sequential = self._build_network(X.shape[1], settings, rng)
         self.history_ = History()
+        self.t_ = 0
+        self._no_improvement_count = 0
         self._rng = rng
         self._early_stopping: EarlyStopping | None = None
         self._schedule_start = 0
@@ -299,6 +322,8 @@ class BaseMLP(BaseEstimator):
             )
         if not hasattr(self, "_early_stopping"):  # loaded from a file: no memory of the best
             self._early_stopping = None
+        if not hasattr(self, "t_"):  # loaded from a file, which does not keep t_
+            self.t_ = 0
 
     def _check_fitted_preprocessing(self) -> None:
         """Refuse parameters changed since the fit that no longer describe the fitted
@@ -353,41 +378,9 @@ class BaseMLP(BaseEstimator):
             )
         return np.ascontiguousarray(X, dtype=self.model_.dtype)
 
-    def _split_validation(self, x, targets, weights, settings: dict):
-        """Hold out ``validation_fraction`` of the samples (stratified by class for the
-        classifier, when every class can give a sample to both sides); returns the training
-        part and ``validation_data`` for ``fit``."""
-        n_samples = len(x)
-        n_val = math.ceil(settings["validation_fraction"] * n_samples)
-        if n_val < 2 or n_samples - n_val < 1:  # scikit-learn's message
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' or the size "
-                f"of your dataset (early_stopping holds out {n_val} of {n_samples} samples; "
-                "it needs at least 2, and 1 left to train on)."
-            )
-        stratify = None
-        if self._stratify:
-            counts = np.bincount(targets)
-            counts = counts[counts > 0]
-            if counts.min() >= 2 and len(counts) <= min(n_val, n_samples - n_val):
-                stratify = targets
-        train, val = train_test_split(
-            np.arange(n_samples),
-            test_size=n_val,
-            stratify=stratify,
-            random_state=int(self._rng.integers(np.iinfo(np.int32).max)),
-        )
-        train = np.sort(train)
-        if weights is None:
-            return x[train], targets[train], None, (x[val], targets[val])
-        if not weights[train].any() or not weights[val].any():
-            raise ValueError("early_stopping's split left one side with only zero weights")
-        validation_data = (x[val], targets[val], weights[val])
-        return x[train], targets[train], weights[train], validation_data
-
     def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks):
         if self._sgd_rate() == "invscaling":
-            rate = InverseScaling(settings["lr"], settings["power_t"], getattr(self, "t_", 0))
+            rate = InverseScaling(settings["lr"], settings["power_t"], self.t_)
             callbacks = [rate, *callbacks]
         elif self._sgd_rate() == "constant":  # "adaptive": the plateau callback lowers it
             callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
@@ -400,19 +393,30 @@ class BaseMLP(BaseEstimator):
         # repeating it still train alike.
         nominal = 200 if settings["batch_size"] == "auto" else settings["batch_size"]
         self.optimizer_.l2 = settings["l2"] / nominal
-        fit(
-            self.model_,
-            x,
-            targets,
-            optimizer=self.optimizer_,
-            epochs=epochs,
-            batch_size=batch_size,
-            validation_data=validation_data,
-            rng=self._rng,
-            callbacks=callbacks,
-            history=self.history_,
-            loss=self._make_loss(settings),
-            sample_weight=weights,
+        try:
+            fit(
+                self.model_,
+                x,
+                targets,
+                optimizer=self.optimizer_,
+                epochs=epochs,
+                batch_size=batch_size,
+                validation_data=validation_data,
+                rng=self._rng,
+                callbacks=callbacks,
+                history=self.history_,
+                loss=self._make_loss(settings),
+                sample_weight=weights,
+                shuffle=settings["shuffle"],
+            )
+        except TrainingDivergedError as error:
+            raise NonFiniteWeightsError(error) from error
+
+    def _split_hint(self, targets: np.ndarray) -> str:
+        """A sentence on early stopping's split, for its errors."""
+        return (
+            f"early_stopping holds out validation_fraction={self.validation_fraction} of the "
+            f"{len(targets)} training samples"
         )
 
     def _set_fitted_attributes(self, epochs_before: int) -> None:
@@ -442,6 +446,14 @@ class BaseMLP(BaseEstimator):
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
+
+    @property
+    def _optimizer(self) -> LearningRateView:
+        """scikit-learn's private name for the optimiser, which code written for it reads
+        (``_optimizer.learning_rate``, the rate the next epoch starts at)."""
+        if "optimizer_" not in self.__dict__:
+            raise AttributeError("the estimator has no optimiser yet: fit it first")
+        return LearningRateView(self.optimizer_)
 
     def _dense_layers(self) -> list[Dense]:
         if "model_" not in self.__dict__:

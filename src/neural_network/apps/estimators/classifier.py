@@ -99,13 +99,15 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         batch_size: Samples per step; ``"auto"`` is ``min(200, n_samples)``, and a larger
             one is capped at the number of training samples.
         learning_rate: ``"constant"``, ``"invscaling"`` (``learning_rate_init / (t + 1) **
-            power_t`` with ``t`` the samples trained on so far) or ``"adaptive"`` (divided by
-            5 on a training-loss plateau, stopping below 1e-6); as in scikit-learn it steers
-            ``solver="sgd"`` only.
+            power_t`` after each epoch, ``t`` the samples trained on so far; each :meth:`fit`
+            starts at ``learning_rate_init``) or ``"adaptive"`` (divided by 5 on a
+            training-loss plateau while above 1e-6; the next plateau then stops); as in
+            scikit-learn it steers ``solver="sgd"`` only.
         learning_rate_init: Initial learning rate.
         power_t: Exponent of ``"invscaling"``.
         max_iter: Maximum number of passes over the training data.
-        shuffle: Shuffle the samples every epoch (``False`` is refused for now).
+        shuffle: Shuffle the samples every epoch; ``False`` takes the batches in the data's
+            order every epoch (the generator is then used for initialisation only).
         tol: Smallest decrease of the monitored loss that counts as improvement.
         momentum: SGD's momentum, in ``[0, 1]``.
         nesterovs_momentum: Nesterov momentum with SGD (``False``: heavy-ball momentum).
@@ -131,7 +133,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         validation_fraction: Share of the training data held out with ``early_stopping``.
         scale_inputs: Min-max scale every feature to ``[0, 1]`` with statistics from the data
             given to :meth:`fit` (or the first :meth:`partial_fit` call). Constant features
-            map to 0; values outside the training range are not clipped.
+            map to 0; values outside the training range are not clipped. Off by default, as
+            scikit-learn trains on the inputs as given (scale them in a pipeline).
         random_state: Seed (int), ``None``, a ``np.random.RandomState`` or a
             ``np.random.Generator``; it drives weight initialisation, dropout, shuffling and
             the validation split. The same int gives the same fit, bit-identical when the
@@ -214,7 +217,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         schedule: str | None = None,
         lr_decay: float = 0.5,
         lr_decay_every: int = 30,
-        scale_inputs: bool = True,
+        scale_inputs: bool = False,
         dtype: str | None = None,
         class_weight: dict | str | None = None,
         device: str = "cpu",
@@ -253,8 +256,30 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.class_weight = class_weight
         self.device = device
 
-    _stratify = True
     _out_activation = "softmax"
+
+    def _strata(self, targets: np.ndarray) -> np.ndarray:
+        """scikit-learn's strata: the classes as its classifier encodes them to train (one
+        boolean column for two classes, one-hot rows for more), so that a class too small
+        to stratify gets scikit-learn's error, in its words."""
+        if len(self.classes_) == 2:
+            return (targets == 1).reshape(-1, 1)
+        return targets.reshape(-1, 1) == np.arange(len(self.classes_))
+
+    def _split_hint(self, targets: np.ndarray) -> str:
+        counts = np.bincount(targets, minlength=len(self.classes_))
+        present = counts > 0
+        return (
+            f"{super()._split_hint(targets)}, stratified by class, as scikit-learn's "
+            f"MLPClassifier does: each class needs 2 samples or more, and one for each side; "
+            f"samples per class: "
+            + ", ".join(
+                f"{label!r}: {count}"
+                for label, count in zip(
+                    self.classes_[present].tolist(), counts[present].tolist(), strict=True
+                )
+            )
+        )
 
     def fit(self, X, y, sample_weight=None) -> MLPClassifier:
         """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
@@ -270,8 +295,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
         Raises:
             ValueError: for invalid parameters, inputs, weights or targets (regression,
-                multilabel and multi-output targets included).
-            TrainingDivergedError: if the loss or the gradient stops being finite.
+                multilabel and multi-output targets included), and scikit-learn's
+                "Solver produced non-finite parameter weights" when the loss, the gradient
+                or a weight stops being finite (also a ``TrainingDivergedError``).
         """
         return self._fit(X, y, sample_weight, incremental=False)
 

@@ -107,7 +107,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         schedule: str | None = None,
         lr_decay: float = 0.5,
         lr_decay_every: int = 30,
-        scale_inputs: bool = True,
+        scale_inputs: bool = False,
         dtype: str | None = None,
         loss: str = "squared_error",
         huber_delta: float = 1.0,
@@ -162,8 +162,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             self.
 
         Raises:
-            ValueError: for invalid parameters, inputs, weights or targets.
-            TrainingDivergedError: if the loss or the gradient stops being finite.
+            ValueError: for invalid parameters, inputs, weights or targets, and when training
+                diverges (see ``MLPClassifier.fit``).
         """
         return self._fit(X, y, sample_weight, incremental=False)
 

@@ -1,8 +1,9 @@
-"""scikit-learn's training rules that the estimators add to this library's loop: the stop
-on a training-loss plateau (with the ``"adaptive"`` learning rate), the ``"invscaling"``
-learning rate, this library's schedules shifted to each fit, the ``"auto"`` batch size,
-``partial_fit`` only for the stochastic solvers, ``random_state``'s conventions, ``verbose``
-output, and one fit of an estimator at a time."""
+"""scikit-learn's training rules that the estimators add to this library's loop: its
+``ValueError`` when training diverges, the stop on a training-loss plateau (with the
+``"adaptive"`` learning rate), the ``"invscaling"`` learning rate, this library's schedules
+shifted to each fit, the ``"auto"`` batch size, ``partial_fit`` only for the stochastic
+solvers, ``random_state``'s conventions, ``verbose`` output, and one fit of an estimator at
+a time."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ...train.callbacks import Callback, EarlyStopping
+from ...train.divergence import TrainingDivergedError
 
 # The estimators (by id) being fitted now, so that a second fit of one estimator from another
 # thread is refused instead of mixing two runs in one set of weights.
@@ -39,48 +41,89 @@ def one_fit_at_a_time(estimator):
             _FITTING.discard(id(estimator))
 
 
+# scikit-learn's words when a solver's weights stop being finite.
+NON_FINITE_WEIGHTS = (
+    "Solver produced non-finite parameter weights. The input data may contain large values "
+    "and need to be preprocessed."
+)
+
+
+class NonFiniteWeightsError(TrainingDivergedError, ValueError):
+    """Training diverged inside an estimator: scikit-learn's ``ValueError`` and this
+    library's :class:`~neural_network.TrainingDivergedError` at once, so code written for
+    either catches it."""
+
+    def __init__(self, error: TrainingDivergedError):
+        self.epoch, self.step, self.loss, self.grad_norm = (
+            error.epoch,
+            error.step,
+            error.loss,
+            error.grad_norm,
+        )
+        FloatingPointError.__init__(self, f"{NON_FINITE_WEIGHTS} {error}")
+
+
 class Plateau(Callback):
     """scikit-learn's stop on a training-loss plateau: an epoch counts as no improvement
     when its loss is above the best so far minus ``tol``; once more than
     ``n_iter_no_change`` epochs in a row did not improve, training stops, or with the
     ``"adaptive"`` learning rate the rate is divided by 5 and the count restarts, until the
-    rate falls below 1e-6."""
+    rate is at most 1e-6 (so the last epochs may train below it, as scikit-learn's do).
 
-    def __init__(self, settings: dict, *, adaptive: bool):
+    ``wait`` (the epochs in a row without improvement) and ``best`` start from where the
+    last fit of the same network left them (scikit-learn keeps both across warm starts and
+    ``partial_fit`` calls)."""
+
+    def __init__(self, settings: dict, *, adaptive: bool, wait: int = 0, best: float = math.inf):
         self.tol, self.patience, self.adaptive = (
             settings["min_delta"],
             settings["patience"],
             adaptive,
         )
-        self.best, self.count, self.stopped = math.inf, 0, False
+        self.best, self.wait, self.stopped = best, wait, False
 
     def on_epoch_end(self, run) -> bool:
         loss = run.history.train_loss[-1]
-        self.count = self.count + 1 if loss > self.best - self.tol else 0
+        self.wait = self.wait + 1 if loss > self.best - self.tol else 0
         self.best = min(self.best, loss)
-        if self.patience is None or self.count < self.patience:
+        if self.patience is None or self.wait < self.patience:
             return False
-        if self.adaptive and run.optimizer.lr / 5.0 > 1e-6:
+        if self.adaptive and run.optimizer.lr > 1e-6:
             run.optimizer.lr /= 5.0
-            self.count = 0
+            self.wait = 0
             return False
         self.stopped = True
         return True
 
 
 class InverseScaling(Callback):
-    """scikit-learn's ``"invscaling"`` rate: ``learning_rate_init / (t + 1) ** power_t`` at
-    the start of each epoch, ``t`` the number of samples trained on so far."""
+    """scikit-learn's ``"invscaling"`` rate: after each epoch the rate becomes
+    ``learning_rate_init / (t + 1) ** power_t``, ``t`` the number of samples trained on so
+    far. A ``fit`` starts at ``learning_rate_init`` (its optimiser is new); ``partial_fit``
+    continues at the rate the last epoch left."""
 
     def __init__(self, lr: float, power_t: float, t: int):
         self.lr, self.power_t, self.t = lr, power_t, t
 
-    def on_epoch_begin(self, run) -> None:
-        run.optimizer.lr = self.lr / (self.t + 1) ** self.power_t
+    def rate(self) -> float:
+        return self.lr / (self.t + 1) ** self.power_t
 
     def on_epoch_end(self, run) -> bool:
         self.t += len(run.x)
+        run.optimizer.lr = self.rate()
         return False
+
+
+class LearningRateView:
+    """scikit-learn's optimiser as code written for it reads it (``_optimizer.learning_rate``):
+    a view of this library's optimiser, whose rate is ``lr``."""
+
+    def __init__(self, optimizer):
+        self._optimizer = optimizer
+
+    @property
+    def learning_rate(self) -> float:
+        return self._optimizer.lr
 
 
 def not_lbfgs(estimator) -> bool:
