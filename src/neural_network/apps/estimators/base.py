@@ -40,6 +40,7 @@ from ...train.callbacks import Callback, EarlyStopping, LRSchedule
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
+from .lbfgs import fit_lbfgs, lbfgs_settings
 from .rules import (
     BestScore,
     InverseScaling,
@@ -108,10 +109,6 @@ class BaseMLP(BaseEstimator):
         get_activation(network_activation(self.activation))
         if self.solver not in SOLVERS:
             raise ValueError(f"Unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
-        if self.solver == "lbfgs":
-            raise ValueError(
-                'solver="lbfgs" is not available yet; use solver="adam" or solver="sgd"'
-            )
         if self.init is not None and self.init not in INITIALIZERS:
             raise ValueError(
                 f"Unknown init {self.init!r}; expected None or one of {sorted(INITIALIZERS)}"
@@ -185,6 +182,8 @@ class BaseMLP(BaseEstimator):
 
     def _fit_now(self, X, y, sample_weight, *, incremental: bool, classes=None):
         settings = self._check_params()
+        if self.solver == "lbfgs":
+            settings = lbfgs_settings(settings)
         if incremental and settings["early_stopping"]:  # scikit-learn's rule and message
             raise ValueError("partial_fit does not support early_stopping=True")
         continuing = hasattr(self, "model_") and (incremental or settings["warm_start"])
@@ -210,6 +209,10 @@ class BaseMLP(BaseEstimator):
             self.model_.to(settings["device"])
         else:
             self._initialize(X, make_rng(self.random_state), settings)
+        if self.solver == "lbfgs":  # full batch: no optimiser, mini-batches or validation
+            return fit_lbfgs(
+                self, self._scale(X), targets, weights, settings, continuing=continuing
+            )
         if not incremental or not hasattr(self, "optimizer_"):  # as scikit-learn: a new
             self.optimizer_ = self._make_optimizer(self.model_, settings)  # one per fit
         x = self._scale(X)

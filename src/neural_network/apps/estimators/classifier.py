@@ -8,7 +8,7 @@ import os
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from ...core.losses import SoftmaxCrossEntropy, log_softmax
@@ -58,6 +58,17 @@ def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
             f"y holds labels that are not in classes {classes!r}: {np.unique(y[unknown])!r}"
         )
     return labels.astype(np.intp, copy=False)
+
+
+def _check_same_classes(y, classes: np.ndarray) -> None:
+    """A warm start continues the fitted output layer: ``y`` must have exactly its classes
+    (scikit-learn's rule and words)."""
+    labels = unique_labels(y)
+    if set(labels.tolist()) != set(classes.tolist()):
+        raise ValueError(
+            "warm_start can only be used where `y` has the same classes as in the previous "
+            f"call to fit. Previously got {classes}, `y` has {labels}"
+        )
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -273,6 +284,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 multilabel and multi-output targets included).
             TrainingDivergedError: if the loss or the gradient stops being finite.
         """
+        if self.warm_start and hasattr(self, "classes_"):
+            _check_same_classes(y, self.classes_)
         return self._fit(X, y, sample_weight, incremental=False)
 
     @available_if(not_lbfgs)
