@@ -123,7 +123,7 @@ def test_invalid_parameters_are_rejected_in_fit(params, message):
     "y",
     [
         np.linspace(0, 1, 8),  # regression
-        np.eye(2, dtype=int)[[0, 1] * 4],  # multilabel indicator / multi-output
+        np.array([[0, 2], [1, 0]] * 4),  # multiclass-multioutput (a label-indicator y fits)
     ],
 )
 def test_non_classification_targets_are_rejected(y):

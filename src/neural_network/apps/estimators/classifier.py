@@ -4,23 +4,36 @@ from __future__ import annotations
 
 import math
 import os
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ...core.link_losses import SigmoidBinaryCrossEntropy
 from ...core.losses import SoftmaxCrossEntropy, log_softmax
 from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
+from ...train.callbacks import Callback
 from .base import BaseMLP
 from .files import finish_restoring, restore_estimator, save_estimator
+from .multilabel import (
+    SubsetAccuracy,
+    check_multilabel_options,
+    indicator_targets,
+    log_probabilities,
+    predict_indicators,
+    probabilities,
+)
 from .rules import not_lbfgs
 from .weights import class_weights, combine_weights
 
 # Label dtypes a model file may restore ``classes_`` as: bool, integers, floats, strings.
 _CLASS_DTYPE_KINDS = "biufUO"
+# What a multilabel classifier's file adds to the config.
+_MULTILABEL_KEYS = {"multilabel", "validation_scores"}
 
 
 def _check_class_labels(classes: np.ndarray) -> np.ndarray:
@@ -69,6 +82,22 @@ def _check_same_classes(y, classes: np.ndarray) -> None:
             "warm_start can only be used where `y` has the same classes as in the previous "
             f"call to fit. Previously got {classes}, `y` has {labels}"
         )
+
+
+def _restore_subset_accuracy(model_file: ModelFile, estimator) -> list[float]:
+    """The validation subset accuracies of a multilabel classifier's file.
+
+    Raises:
+        ModelFileError: unless the file says ``multilabel: true`` with one accuracy in
+            ``[0, 1]`` per validated epoch.
+    """
+    config = model_file.config
+    scores, epochs = config["validation_scores"], len(estimator.history_.val_loss)
+    if config["multilabel"] is not True or not isinstance(scores, list) or len(scores) != epochs:
+        raise ModelFileError(f"a multilabel classifier's file holds {epochs} validation scores")
+    if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in scores):
+        raise ModelFileError("validation_scores must be accuracies in [0, 1]")
+    return [float(v) for v in scores]
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -264,8 +293,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.class_weight = class_weight
         self.device = device
 
-    _stratify = True
-    _out_activation = "softmax"
+    _validate_kwargs: ClassVar[dict] = {"multi_output": True}  # a label-indicator y
+
+    @property
+    def _multilabel(self) -> bool:
+        """Whether the classifier was fitted on a label-indicator ``y``."""
+        return self.__dict__.get("_indicator_y", False)
+
+    @property
+    def _stratify(self) -> bool:  # scikit-learn does not stratify multilabel y
+        return not self._multilabel
+
+    @property
+    def _out_activation(self) -> str:
+        return "logistic" if self._multilabel else "softmax"
 
     def fit(self, X, y, sample_weight=None) -> MLPClassifier:
         """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
@@ -323,18 +364,26 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted class labels, shape ``(n_samples,)``, of the type of ``classes_``."""
+        """Predicted class labels, shape ``(n_samples,)``, of the type of ``classes_``; for
+        a multilabel fit, the label-indicator matrix ``(n_samples, n_labels)`` of 0/1
+        integers (1 where the label's probability is above 0.5)."""
         logits = self._outputs(X)  # checks that the estimator is fitted
+        if self._multilabel:
+            return predict_indicators(logits)
         return self.classes_[logits.argmax(axis=1)]
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Log class probabilities, shape ``(n_samples, n_classes)``, in the order of
         ``classes_``; computed from the logits in float64, so finite for any input."""
-        return log_softmax(self._outputs(X))
+        logits = self._outputs(X)
+        return log_probabilities(logits) if self._multilabel else log_softmax(logits)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape ``(n_samples, n_classes)``, in the order of ``classes_``;
-        each row sums to 1."""
+        each row sums to 1. For a multilabel fit, each label's own probability (sigmoid
+        outputs: a row need not sum to 1)."""
+        if self._multilabel:
+            return probabilities(self._outputs(X))
         return np.exp(self.predict_log_proba(X))
 
     def save(self, path: str | os.PathLike) -> None:
@@ -353,11 +402,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ModelFileError: if a weight is not finite (nothing is written).
         """
         check_is_fitted(self)
+        config = {"classes_dtype": self.classes_.dtype.str}
+        if self._multilabel:  # older files, and single-label ones, have neither key
+            validated = bool(self.history_.val_loss)
+            scores = self._subset_accuracy if validated else []
+            config.update(multilabel=True, validation_scores=list(scores))
         save_estimator(
             self,
             path,
             kind="mlp_classifier",
-            config={"classes_dtype": self.classes_.dtype.str},
+            config=config,
             arrays={},
             classes=self.classes_.tolist(),
         )
@@ -370,9 +424,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ModelFileError: for settings that are invalid or do not describe the network.
         """
         n_classes = model_file.model.n_classes
+        multilabel = "multilabel" in model_file.config
+        own_keys = {"classes_dtype"} | (_MULTILABEL_KEYS if multilabel else set())
         estimator, _ = restore_estimator(
-            cls, model_file, n_outputs=n_classes, own_keys=frozenset({"classes_dtype"})
+            cls, model_file, n_outputs=n_classes, own_keys=frozenset(own_keys)
         )
+        if multilabel:
+            estimator._indicator_y = True
+            estimator._subset_accuracy = _restore_subset_accuracy(model_file, estimator)
         dtype = model_file.config["classes_dtype"]
         if not isinstance(dtype, str) or np.dtype(dtype).kind not in _CLASS_DTYPE_KINDS:
             raise ModelFileError(f"classes dtype {dtype!r} is not a label dtype")
@@ -390,16 +449,35 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
-    def _make_loss(self, settings: dict) -> SoftmaxCrossEntropy:
-        return SoftmaxCrossEntropy()
+    def _make_loss(self, settings: dict) -> SoftmaxCrossEntropy | SigmoidBinaryCrossEntropy:
+        return SigmoidBinaryCrossEntropy() if self._multilabel else SoftmaxCrossEntropy()
 
     def _prepare_targets(self, y, sample_weight, *, reset: bool, classes=None) -> np.ndarray:
+        if y.ndim == 2 and y.shape[1] == 1:  # scikit-learn warns and takes the column
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y")
-        if kind not in ("binary", "multiclass"):
+        if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(
-                f"MLPClassifier supports binary and multiclass targets only; got {kind!r} y"
+                "MLPClassifier supports binary, multiclass and multilabel-indicator targets "
+                f"only; got {kind!r} y"
             )
+        multilabel = kind == "multilabel-indicator"
+        if not reset and multilabel != self._multilabel:
+            raise ValueError(
+                f"y is {'a label-indicator matrix' if multilabel else 'one label per sample'} "
+                f"but the classifier was fitted on "
+                f"{'a label-indicator matrix' if self._multilabel else 'one label per sample'}"
+                "; fit afresh with warm_start=False"
+            )
+        if multilabel:
+            check_multilabel_options(self.class_weight, self.device)
+            if reset:  # scikit-learn's classes_ for an indicator y: the label positions
+                self.classes_, self._indicator_y = np.arange(y.shape[1]), True
+                self._subset_accuracy: list[float] = []
+            return indicator_targets(y, n_labels=None if reset else len(self.classes_))
+        if reset:
+            self._indicator_y = False
         if reset and classes is None:
             classes, labels = np.unique(y, return_inverse=True)
             self.classes_ = _check_class_labels(classes)
@@ -409,6 +487,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return _encode_labels(y, self.classes_)
 
     def _weigh(self, weights, targets, *, incremental: bool):
+        if self._multilabel:  # class weights are refused with multilabel y
+            return weights
         if incremental and isinstance(self.class_weight, str) and self.class_weight == "balanced":
             raise ValueError(
                 'class_weight="balanced" is not available in partial_fit, which sees one '
@@ -419,4 +499,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return combine_weights(weights, per_class, targets)
 
     def _validation_scores(self) -> list[float]:
-        return list(self.history_.val_accuracy)
+        return list(self._subset_accuracy if self._multilabel else self.history_.val_accuracy)
+
+    def _validation_callbacks(self, validation_data) -> list[Callback]:
+        if validation_data is None or not self._multilabel:
+            return []  # single-label: the loop records the validation accuracy
+        return [SubsetAccuracy(self._subset_accuracy)]
+
+    def _validation_score_list(self) -> list[float] | None:
+        return self._subset_accuracy if self._multilabel else None
