@@ -44,8 +44,6 @@ NOT_YET = {
     "test_nonfinite_params": "scale_inputs=True scales inputs near 1.8e308 and trains, "
     "where scikit-learn's weights overflow and it raises",
     "test_shuffle": "shuffle=False (the training loop always shuffles yet)",
-    "test_sparse_matrices[csr_matrix]": "sparse input",
-    "test_sparse_matrices[csr_array]": "sparse input",
     "test_adaptive_learning_rate": _NESTEROV,
     "test_n_iter_no_change": _NESTEROV,
     "test_n_iter_no_change_inf": _NESTEROV,

@@ -33,7 +33,7 @@ from ...core.devices import check_device
 from ...core.initializers import INITIALIZERS
 from ...core.layers import Dense
 from ...core.model import Sequential, build_mlp
-from ...data.preprocessing import MinMaxScaler
+from ...core.sparse import is_sparse
 from ...optim.optimizers import SGD, Adam, Optimizer
 from ...optim.schedules import Constant, Cosine, StepDecay
 from ...train.callbacks import Callback, EarlyStopping, LRSchedule
@@ -51,6 +51,7 @@ from .rules import (
     make_rng,
     one_fit_at_a_time,
 )
+from .sparse_inputs import fit_input_scaler, scale_sparse
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -192,13 +193,14 @@ class BaseMLP(BaseEstimator):
             X,
             y,
             dtype=(np.float64, np.float32),
+            accept_sparse="csr",
             reset=not continuing,
             **self._validate_kwargs,
         )
         if settings["dtype"] is None:  # as scikit-learn: train in the input's dtype
             settings["dtype"] = self.model_.dtype if continuing else X.dtype
         self._train_dtype = settings["dtype"]
-        weights = check_sample_weight(sample_weight, len(X))
+        weights = check_sample_weight(sample_weight, X.shape[0])
         X, y, weights = _drop_unweighted(X, y, weights)
         targets = self._prepare_targets(y, weights, reset=not continuing, classes=classes)
         X, targets, weights = _drop_unweighted(
@@ -246,7 +248,7 @@ class BaseMLP(BaseEstimator):
             callbacks=callbacks,
         )
         self._set_fitted_attributes(epochs_before)
-        self.t_ = (getattr(self, "t_", 0) if continuing else 0) + len(x) * self.n_iter_
+        self.t_ = (getattr(self, "t_", 0) if continuing else 0) + x.shape[0] * self.n_iter_
         if not incremental:
             stopped = plateau.stopped if plateau is not None else self._early_stopping.stopped
             if not stopped and self.n_iter_ == settings["epochs"]:
@@ -265,7 +267,7 @@ class BaseMLP(BaseEstimator):
     def _initialize(self, X: np.ndarray, rng: np.random.Generator, settings: dict) -> None:
         """Fit the input scaler and build a new network, with a fresh History."""
         dtype = settings["dtype"]
-        self.scaler_ = MinMaxScaler(dtype).fit(X) if settings["scale_inputs"] else None
+        self.scaler_ = fit_input_scaler(X, dtype) if settings["scale_inputs"] else None
         self.model_: Sequential = self._build_network(X.shape[1], settings, rng)
         self.history_ = History()
         self._rng = rng
@@ -346,6 +348,8 @@ class BaseMLP(BaseEstimator):
         return Shifted(schedule, getattr(self, "_schedule_start", 0))
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
+        if is_sparse(X):
+            return scale_sparse(self.scaler_, X, self.model_.dtype)
         if self.scaler_ is not None:
             return self.scaler_.transform(X)
         limit = np.finfo(self.model_.dtype).max
@@ -360,7 +364,7 @@ class BaseMLP(BaseEstimator):
         """Hold out ``validation_fraction`` of the samples (stratified by class for the
         classifier, when every class can give a sample to both sides); returns the training
         part and ``validation_data`` for ``fit``."""
-        n_samples = len(x)
+        n_samples = x.shape[0]
         n_val = math.ceil(settings["validation_fraction"] * n_samples)
         if n_val < 2 or n_samples - n_val < 1:  # scikit-learn's message
             raise ValueError(
@@ -396,7 +400,7 @@ class BaseMLP(BaseEstimator):
             callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
         if self.verbose:
             callbacks.append(PrintIterations())
-        batch_size = batch_size_for(settings["batch_size"], len(x))
+        batch_size = batch_size_for(settings["batch_size"], x.shape[0])
         # scikit-learn's alpha divides the penalty 0.5 * alpha * |W|^2 by the batch size;
         # the optimiser's l2 is the coefficient of the penalty itself. The nominal size (200
         # for "auto"), not the one capped at n_samples, so that weighting a sample 2 and
@@ -438,13 +442,18 @@ class BaseMLP(BaseEstimator):
     def _outputs(self, X) -> np.ndarray:
         """Float64 outputs of the fitted network for raw inputs ``X``, in batches."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), accept_sparse="csr", reset=False)
         x = self._scale(X)
         # NumPy in and out, whichever device the network is on.
         return self.model_.predict_logits(x, batch_size=_PREDICT_BATCH).astype(np.float64)
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X, kept sparse (see sparse_inputs)
+        return tags
 
     def _dense_layers(self) -> list[Dense]:
         if "model_" not in self.__dict__:

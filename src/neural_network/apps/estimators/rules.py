@@ -79,7 +79,7 @@ class InverseScaling(Callback):
         run.optimizer.lr = self.lr / (self.t + 1) ** self.power_t
 
     def on_epoch_end(self, run) -> bool:
-        self.t += len(run.x)
+        self.t += run.x.shape[0]
         return False
 
 
