@@ -54,7 +54,6 @@ NOT_YET = {
     "test_mlp_diverging_loss": "learning_rate_init=1: clip_norm=5 (the default) keeps the "
     "loss finite; with clip_norm=None ours raises TrainingDivergedError where scikit-learn "
     "records NaN validation scores",
-    "test_mlp_vs_poisson_glm_equivalent": 'loss="poisson"',
 }
 
 
