@@ -108,18 +108,37 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     this library's :func:`~neural_network.fit` in the input's dtype (see ``dtype``).
     Labels may be of any type scikit-learn accepts for classification (ints, strings,
     ...): they are encoded as ``classes_`` (sorted) and decoded again by :meth:`predict`.
+    A 0/1 label-indicator ``y`` of shape ``(n_samples, n_labels)`` is multilabel
+    classification, as in scikit-learn: one sigmoid output per label trained on binary
+    cross-entropy, ``classes_ = arange(n_labels)``, ``out_activation_ == "logistic"``,
+    :meth:`predict` returning the indicator matrix and :meth:`predict_proba` each label's
+    probability; ``score`` and early stopping use the subset accuracy, the validation split
+    is not stratified, and ``class_weight`` and ``device="cuda"`` are refused.
+
+    ``X`` may be a scipy.sparse matrix or array: it stays sparse (only the first layer
+    multiplies it), and ``scale_inputs`` then divides each feature by its largest magnitude
+    instead of min-max scaling it (the same for a non-negative feature holding a 0).
+
+    ``solver="lbfgs"`` trains on the whole set at once with scipy's L-BFGS-B on
+    scikit-learn's objective (the mean loss plus ``0.5 * alpha * sum(W**2) / n_samples``):
+    ``max_iter`` caps its iterations, ``max_fun`` its loss evaluations, ``tol`` is scipy's
+    ``gtol``, and it warns ``ConvergenceWarning`` with scikit-learn's words when it stops on
+    a limit. The stochastic solvers' parameters and ``early_stopping`` are ignored, as in
+    scikit-learn; ``dropout > 0`` and a GPU ``device`` are refused. Each iteration is one
+    entry of ``history_`` and ``loss_curve_``.
 
     The parameters are scikit-learn's ``MLPClassifier``'s, with its names, meanings and
     defaults; this library's own (``dropout``, ``init``, ``clip_norm``, ``schedule``,
     ``scale_inputs``, ``dtype``, ``class_weight``, ``device``) follow them.
 
-    Training runs for at most ``max_iter`` epochs. Without ``early_stopping`` it stops once
-    more than ``n_iter_no_change`` epochs in a row have not lowered the training loss by
-    ``tol`` (scikit-learn's rule), and warns with ``ConvergenceWarning`` when it runs out of
-    epochs instead. With ``early_stopping``, a stratified ``validation_fraction`` of the
-    training data is held out, training stops once more than ``n_iter_no_change`` epochs in a
-    row have not raised the validation score (accuracy; R² for the regressor) by ``tol``,
-    and the weights of the epoch with the highest score are restored, as in scikit-learn.
+    The stochastic solvers train for at most ``max_iter`` epochs. Without
+    ``early_stopping`` they stop once more than ``n_iter_no_change`` epochs in a row have
+    not lowered the training loss by ``tol`` (scikit-learn's rule), and warn with
+    ``ConvergenceWarning`` when they run out of epochs instead. With ``early_stopping``, a
+    stratified ``validation_fraction`` of the training data is held out, training stops
+    once more than ``n_iter_no_change`` epochs in a row have not raised the validation
+    score (accuracy; R² for the regressor) by ``tol``, and the weights of the epoch with the
+    highest score are restored, as in scikit-learn.
     :meth:`partial_fit` refuses ``early_stopping=True``, as scikit-learn's does.
 
     ``sample_weight`` (in :meth:`fit` and :meth:`partial_fit`) and ``class_weight`` weigh
@@ -129,9 +148,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Args:
         hidden_layer_sizes: Units of each hidden layer, e.g. ``(512, 256, 128)``; an int means
             one layer, ``()`` gives multinomial logistic regression.
-        activation: Hidden activation: ``"relu"``, ``"logistic"`` (or ``"sigmoid"``),
+        activation: Hidden activation: ``"relu"``, ``"identity"``, ``"logistic"`` (or
+            ``"sigmoid"``),
             ``"tanh"`` or ``"leaky_relu"``.
-        solver: ``"adam"`` or ``"sgd"`` (``"lbfgs"`` is refused for now).
+        solver: ``"adam"``, ``"sgd"`` or ``"lbfgs"`` (see above).
         alpha: L2 strength as scikit-learn means it: each mini-batch's loss gets
             ``0.5 * alpha * sum(W**2) / batch_size`` over weights, not biases (coupled: with
             Adam this is not AdamW), ``batch_size`` being 200 for ``"auto"`` even when the
@@ -152,7 +172,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         beta_1, beta_2, epsilon: Adam's.
         n_iter_no_change: Epochs without improvement tolerated (see above); ``np.inf``
             never stops early.
-        max_fun: L-BFGS's limit on loss evaluations (kept for scikit-learn's interface).
+        max_fun: ``solver="lbfgs"``'s limit on loss evaluations.
         dropout: Probability of *dropping* a hidden unit while training (inverted dropout,
             so prediction needs no rescaling); 0 disables it.
         init: The weights' initialiser, a key of ``neural_network.INITIALIZERS``; ``None``
@@ -200,14 +220,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         feature_names_in_: Column names, when fitted on a DataFrame with string column names.
         model_: The trained :class:`~neural_network.Sequential`.
         scaler_: The fitted :class:`~neural_network.MinMaxScaler`, or ``None``.
-        optimizer_: The optimiser, whose state :meth:`partial_fit` continues from.
+        optimizer_: The optimiser, whose state :meth:`partial_fit` continues from (not with
+            ``solver="lbfgs"``).
         history_: The :class:`~neural_network.History` of every epoch since the network
             was built (across warm starts and :meth:`partial_fit` calls).
-        n_iter_: Number of epochs the last :meth:`fit` or :meth:`partial_fit` call ran.
+        n_iter_: Number of epochs (L-BFGS iterations) the last :meth:`fit` or
+            :meth:`partial_fit` call ran.
         t_: Number of training samples seen, as scikit-learn counts (samples times epochs).
         coefs_, intercepts_: The weight matrices and bias vectors of each layer.
         n_layers_, n_outputs_, out_activation_: Layers (input and output included), output
-            units and the output activation (``"softmax"``).
+            units and the output activation (``"softmax"``; ``"logistic"`` for multilabel).
         loss_: The training loss of the last epoch.
         loss_curve_: Training loss (L2 penalty included) of each epoch of ``history_``.
         best_loss_: The lowest of ``loss_curve_``; ``None`` with ``early_stopping`` (see
@@ -312,8 +334,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
 
         Args:
-            X: Training inputs, array-like of shape ``(n_samples, n_features)``.
-            y: Class labels, shape ``(n_samples,)``.
+            X: Training inputs, array-like or scipy.sparse, ``(n_samples, n_features)``.
+            y: Class labels, shape ``(n_samples,)``, or a 0/1 label-indicator matrix
+                ``(n_samples, n_labels)``.
             sample_weight: Non-negative weight of each sample, shape ``(n_samples,)``;
                 ``None`` weighs every sample 1.
 
@@ -321,8 +344,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self.
 
         Raises:
-            ValueError: for invalid parameters, inputs, weights or targets (regression,
-                multilabel and multi-output targets included).
+            ValueError: for invalid parameters, inputs, weights or targets (regression and
+                multiclass-multioutput targets included), or with ``warm_start``, ``y``
+                whose classes differ from ``classes_``.
             TrainingDivergedError: if the loss or the gradient stops being finite.
         """
         if self.warm_start and hasattr(self, "classes_"):

@@ -54,21 +54,27 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     The loss is the (weighted) mean over samples of ``(1/2k) * sum_j r_j**2`` (half the
     squared error over ``k`` outputs, the loss scikit-learn's ``MLPRegressor`` reports), or
-    of the Huber loss with ``loss="huber"``. With ``standardize_targets`` each target is
+    of the Huber loss with ``loss="huber"``. ``loss="poisson"`` is half the Poisson deviance
+    with a log link, as in scikit-learn: the network outputs ``log(mean)``, :meth:`predict`
+    returns ``exp`` of it (``out_activation_ == "exp"``), the targets must be ``>= 0`` and
+    are not standardised. With ``standardize_targets`` each target is
     trained as ``(y - mean) / std`` (weighted statistics of the data given to the first fit),
     which makes the default ``lr`` work whatever the targets' units; ``loss_curve_`` and
     ``huber_delta`` are then in standard deviations.
 
     All the other parameters, early stopping, warm starts, ``partial_fit`` and
-    ``sample_weight`` work as in :class:`~neural_network.MLPClassifier`, whose docstring
-    describes them; the validation score (``validation_scores_``) is R².
+    ``sample_weight``, ``solver="lbfgs"`` and sparse ``X`` work as in
+    :class:`~neural_network.MLPClassifier`, whose docstring describes them; the validation
+    score (``validation_scores_``) is R² (of the predicted means for ``"poisson"``).
 
     Args:
         hidden_layer_sizes: Units of each hidden layer; ``()`` gives linear regression.
-        activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"``.
-        loss: ``"squared_error"`` or ``"huber"``.
+        activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` (or
+            ``"logistic"``), ``"tanh"``, ``"identity"``.
+        loss: ``"squared_error"``, ``"huber"`` or ``"poisson"``.
         huber_delta: Residual size where the Huber loss turns linear (``loss="huber"``).
-        standardize_targets: Train on standardised targets (see above).
+        standardize_targets: Train on standardised targets (see above; not with
+            ``loss="poisson"``).
 
     Attributes:
         n_outputs_: Number of targets.
@@ -157,7 +163,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
 
         Args:
-            X: Training inputs, shape ``(n_samples, n_features)``.
+            X: Training inputs, array-like or scipy.sparse, ``(n_samples, n_features)``.
             y: Targets, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``.
             sample_weight: Non-negative weight of each sample, or ``None``.
 
