@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import os
 from typing import ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets, type_of_target, unique_labels
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ...core.link_losses import SigmoidBinaryCrossEntropy
@@ -19,6 +18,7 @@ from ...io.model_files import ModelFile
 from ...train.callbacks import Callback
 from .base import BaseMLP
 from .files import finish_restoring, restore_estimator, save_estimator
+from .labels import check_class_labels, check_same_classes, encode_labels
 from .multilabel import (
     SubsetAccuracy,
     check_multilabel_options,
@@ -26,6 +26,7 @@ from .multilabel import (
     log_probabilities,
     predict_indicators,
     probabilities,
+    restore_subset_accuracy,
 )
 from .rules import not_lbfgs
 from .weights import class_weights, combine_weights
@@ -34,70 +35,6 @@ from .weights import class_weights, combine_weights
 _CLASS_DTYPE_KINDS = "biufUO"
 # What a multilabel classifier's file adds to the config.
 _MULTILABEL_KEYS = {"multilabel", "validation_scores"}
-
-
-def _check_class_labels(classes: np.ndarray) -> np.ndarray:
-    """Refuse labels that a model file cannot store: only booleans, integers, floats and
-    strings are kept (datetime64 labels, say, would fit and then fail to save)."""
-    if classes.size == 0:
-        raise ValueError("classes is empty; pass every label that will ever appear")
-    if classes.dtype.kind == "f" and np.isnan(classes).any():
-        raise ValueError(f"classes holds NaN ({classes!r}); class labels must be comparable")
-    if classes.dtype.kind == "O" and any(
-        isinstance(label, float) and math.isnan(label) for label in classes.tolist()
-    ):
-        raise ValueError(f"classes holds NaN ({classes!r}); class labels must be comparable")
-    storable = (bool, int, float, str, np.bool_, np.integer, np.floating, np.str_)
-    if classes.dtype.kind not in "biufUO" or not all(
-        isinstance(label, storable) for label in classes.tolist()
-    ):
-        raise ValueError(
-            f"y holds labels of dtype {classes.dtype} ({classes[:1].tolist()[0]!r}, ...); class "
-            "labels must be integers, floats, booleans or strings, which a model file can store"
-        )
-    return classes
-
-
-def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Positions of the labels ``y`` in the sorted ``classes``.
-
-    Raises:
-        ValueError: if a label is not one of ``classes``.
-    """
-    labels = np.searchsorted(classes, y).clip(0, len(classes) - 1)
-    unknown = classes[labels] != y
-    if np.any(unknown):
-        raise ValueError(
-            f"y holds labels that are not in classes {classes!r}: {np.unique(y[unknown])!r}"
-        )
-    return labels.astype(np.intp, copy=False)
-
-
-def _check_same_classes(y, classes: np.ndarray) -> None:
-    """A warm start continues the fitted output layer: ``y`` must have exactly its classes
-    (scikit-learn's rule and words)."""
-    labels = unique_labels(y)
-    if set(labels.tolist()) != set(classes.tolist()):
-        raise ValueError(
-            "warm_start can only be used where `y` has the same classes as in the previous "
-            f"call to fit. Previously got {classes}, `y` has {labels}"
-        )
-
-
-def _restore_subset_accuracy(model_file: ModelFile, estimator) -> list[float]:
-    """The validation subset accuracies of a multilabel classifier's file.
-
-    Raises:
-        ModelFileError: unless the file says ``multilabel: true`` with one accuracy in
-            ``[0, 1]`` per validated epoch.
-    """
-    config = model_file.config
-    scores, epochs = config["validation_scores"], len(estimator.history_.val_loss)
-    if config["multilabel"] is not True or not isinstance(scores, list) or len(scores) != epochs:
-        raise ModelFileError(f"a multilabel classifier's file holds {epochs} validation scores")
-    if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in scores):
-        raise ModelFileError("validation_scores must be accuracies in [0, 1]")
-    return [float(v) for v in scores]
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -350,7 +287,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             TrainingDivergedError: if the loss or the gradient stops being finite.
         """
         if self.warm_start and hasattr(self, "classes_"):
-            _check_same_classes(y, self.classes_)
+            check_same_classes(y, self.classes_)
         return self._fit(X, y, sample_weight, incremental=False)
 
     @available_if(not_lbfgs)
@@ -379,7 +316,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         if classes is not None:
-            classes = _check_class_labels(np.unique(np.asarray(classes)))
+            classes = check_class_labels(np.unique(np.asarray(classes)))
             if not first_call and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes!r} differs from classes_={self.classes_!r} "
@@ -455,7 +392,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         )
         if multilabel:
             estimator._indicator_y = True
-            estimator._subset_accuracy = _restore_subset_accuracy(model_file, estimator)
+            estimator._subset_accuracy = restore_subset_accuracy(model_file, estimator)
         dtype = model_file.config["classes_dtype"]
         if not isinstance(dtype, str) or np.dtype(dtype).kind not in _CLASS_DTYPE_KINDS:
             raise ModelFileError(f"classes dtype {dtype!r} is not a label dtype")
@@ -504,11 +441,11 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self._indicator_y = False
         if reset and classes is None:
             classes, labels = np.unique(y, return_inverse=True)
-            self.classes_ = _check_class_labels(classes)
+            self.classes_ = check_class_labels(classes)
             return labels.reshape(-1).astype(np.intp, copy=False)
         if reset:
             self.classes_ = classes
-        return _encode_labels(y, self.classes_)
+        return encode_labels(y, self.classes_)
 
     def _weigh(self, weights, targets, *, incremental: bool):
         if self._multilabel:  # class weights are refused with multilabel y

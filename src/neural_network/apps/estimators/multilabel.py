@@ -6,7 +6,7 @@ As in scikit-learn, ``classes_`` is ``arange(n_labels)``, :meth:`predict` return
 indicator matrix (integers: a label is on where its probability is above 0.5),
 ``predict_proba`` each label's probability (rows need not sum to 1), and the score that
 ``score`` and early stopping use is the subset accuracy (a sample counts only when all its
-labels are right).
+labels are right). A model file marks a multilabel classifier and keeps those scores.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score
 
 from ...core.link_losses import sigmoid
+from ...io.archive import ModelFileError
+from ...io.model_files import ModelFile
 from ...train.callbacks import Callback
 
 
@@ -81,3 +83,19 @@ class SubsetAccuracy(Callback):
         predicted = predict_indicators(run.model.forward(x_val, training=False))
         score = accuracy_score(targets, predicted, sample_weight=next(iter(weights), None))
         self.scores.append(float(score))
+
+
+def restore_subset_accuracy(model_file: ModelFile, estimator) -> list[float]:
+    """The validation subset accuracies of a multilabel classifier's file.
+
+    Raises:
+        ModelFileError: unless the file says ``multilabel: true`` with one accuracy in
+            ``[0, 1]`` per validated epoch.
+    """
+    config = model_file.config
+    scores, epochs = config["validation_scores"], len(estimator.history_.val_loss)
+    if config["multilabel"] is not True or not isinstance(scores, list) or len(scores) != epochs:
+        raise ModelFileError(f"a multilabel classifier's file holds {epochs} validation scores")
+    if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in scores):
+        raise ModelFileError("validation_scores must be accuracies in [0, 1]")
+    return [float(v) for v in scores]
