@@ -124,3 +124,28 @@ def test_lbfgs_fit_saves_and_loads(blobs, tmp_path):
     loaded = load_model(tmp_path / "clf.npz")
     np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
     assert loaded.loss_curve_ == clf.loss_curve_
+
+
+def test_lbfgs_integer_weights_train_as_repeated_samples(blobs):
+    x, y = blobs
+    weights = np.arange(len(x)) % 3  # 0 leaves a sample out, 2 repeats it
+    repeated = np.repeat(np.arange(len(x)), weights)
+    params = {"hidden_layer_sizes": (5,), "solver": "lbfgs", "max_iter": 15, "random_state": 0}
+    weighted = _quiet_fit(MLPClassifier(**params), x, y, sample_weight=weights)
+    plain = _quiet_fit(MLPClassifier(**params), x[repeated], y[repeated])
+    assert weighted.loss_ == pytest.approx(plain.loss_, rel=1e-8)
+    np.testing.assert_allclose(weighted.predict_proba(x), plain.predict_proba(x), atol=1e-7)
+
+
+def test_lbfgs_warning_points_at_the_callers_fit(blobs):
+    x, y = blobs
+    with pytest.warns(ConvergenceWarning) as caught:
+        MLPClassifier((4,), solver="lbfgs", max_iter=2, random_state=0).fit(x, y)
+    assert caught[0].filename == __file__
+
+
+def test_lbfgs_trains_in_float32_for_float32_input(blobs):
+    x, y = blobs
+    clf = MLPClassifier((4,), solver="lbfgs", max_iter=10, random_state=0)
+    _quiet_fit(clf, x.astype(np.float32), y)
+    assert clf.coefs_[0].dtype == np.float32 and np.isfinite(clf.loss_)
