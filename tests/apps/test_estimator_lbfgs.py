@@ -149,3 +149,10 @@ def test_lbfgs_trains_in_float32_for_float32_input(blobs):
     clf = MLPClassifier((4,), solver="lbfgs", max_iter=10, random_state=0)
     _quiet_fit(clf, x.astype(np.float32), y)
     assert clf.coefs_[0].dtype == np.float32 and np.isfinite(clf.loss_)
+
+
+def test_lbfgs_verbose_prints_each_iteration(blobs, capsys):
+    x, y = blobs
+    clf = _quiet_fit(MLPClassifier((4,), solver="lbfgs", max_iter=4, verbose=True), x, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"Iteration {i}, loss = {clf.loss_curve_[i - 1]:.8f}" for i in (1, 2, 3, 4)]
