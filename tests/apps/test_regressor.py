@@ -128,7 +128,7 @@ def test_the_kind_is_loaded_lazily_and_checked(tmp_path, rng):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"loss": "poisson"}, "loss"),
+        ({"loss": "gamma"}, "loss"),
         ({"huber_delta": 0.0}, "huber_delta"),
         ({"standardize_targets": "yes"}, "standardize_targets"),
         ({"dtype": "float16"}, "dtype"),

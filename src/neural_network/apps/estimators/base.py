@@ -32,7 +32,7 @@ from ...core.devices import check_device
 from ...core.initializers import INITIALIZERS
 from ...core.layers import Dense
 from ...core.model import Sequential, build_mlp
-from ...data.preprocessing import MinMaxScaler
+from ...core.sparse import is_sparse
 from ...optim.optimizers import SGD, Adam, Optimizer
 from ...optim.schedules import Constant, Cosine, StepDecay
 from ...train.callbacks import Callback, EarlyStopping, LRSchedule
@@ -40,6 +40,7 @@ from ...train.divergence import TrainingDivergedError
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
+from .lbfgs import fit_lbfgs, lbfgs_settings
 from .rules import (
     BestScore,
     InverseScaling,
@@ -53,6 +54,7 @@ from .rules import (
     one_fit_at_a_time,
 )
 from .validation_split import split_validation
+from .sparse_inputs import fit_input_scaler, scale_sparse
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -114,10 +116,6 @@ class BaseMLP(BaseEstimator):
         get_activation(network_activation(self.activation))
         if self.solver not in SOLVERS:
             raise ValueError(f"Unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
-        if self.solver == "lbfgs":
-            raise ValueError(
-                'solver="lbfgs" is not available yet; use solver="adam" or solver="sgd"'
-            )
         if self.init is not None and self.init not in INITIALIZERS:
             raise ValueError(
                 f"Unknown init {self.init!r}; expected None or one of {sorted(INITIALIZERS)}"
@@ -189,6 +187,8 @@ class BaseMLP(BaseEstimator):
 
     def _fit_now(self, X, y, sample_weight, *, incremental: bool, classes=None):
         settings = self._check_params()
+        if self.solver == "lbfgs":
+            settings = lbfgs_settings(settings)
         if incremental and settings["early_stopping"]:  # scikit-learn's rule and message
             raise ValueError("partial_fit does not support early_stopping=True")
         continuing = hasattr(self, "model_") and (incremental or settings["warm_start"])
@@ -197,13 +197,14 @@ class BaseMLP(BaseEstimator):
             X,
             y,
             dtype=(np.float64, np.float32),
+            accept_sparse="csr",
             reset=not continuing,
             **self._validate_kwargs,
         )
         if settings["dtype"] is None:  # as scikit-learn: train in the input's dtype
             settings["dtype"] = self.model_.dtype if continuing else X.dtype
         self._train_dtype = settings["dtype"]
-        weights = check_sample_weight(sample_weight, len(X))
+        weights = check_sample_weight(sample_weight, X.shape[0])
         X, y, weights = _drop_unweighted(X, y, weights)
         targets = self._prepare_targets(y, weights, reset=not continuing, classes=classes)
         X, targets, weights = _drop_unweighted(
@@ -214,6 +215,10 @@ class BaseMLP(BaseEstimator):
             self.model_.to(settings["device"])
         else:
             self._initialize(X, make_rng(self.random_state), settings)
+        if self.solver == "lbfgs":  # full batch: no optimiser, mini-batches or validation
+            return fit_lbfgs(
+                self, self._scale(X), targets, weights, settings, continuing=continuing
+            )
         if not incremental or not hasattr(self, "optimizer_"):  # as scikit-learn: a new
             self.optimizer_ = self._make_optimizer(self.model_, settings)  # one per fit
             if incremental and self._sgd_rate() == "invscaling":  # a loaded network: its
@@ -262,7 +267,7 @@ class BaseMLP(BaseEstimator):
             callbacks=callbacks,
         )
         self._set_fitted_attributes(epochs_before)
-        self.t_ += len(x) * self.n_iter_
+        self.t_ += x.shape[0] * self.n_iter_
         watcher = self._early_stopping if plateau is None else plateau
         # scikit-learn's name for the epochs in a row without improvement (code written for
         # it reads it); the next warm start or partial_fit continues the count.
@@ -283,7 +288,7 @@ class BaseMLP(BaseEstimator):
     def _initialize(self, X: np.ndarray, rng: np.random.Generator, settings: dict) -> None:
         """Fit the input scaler and build a new network, with a fresh History."""
         dtype = settings["dtype"]
-        self.scaler_ = MinMaxScaler(dtype).fit(X) if settings["scale_inputs"] else None
+        self.scaler_ = fit_input_scaler(X, dtype) if settings["scale_inputs"] else None
         self.model_: Sequential = self._build_network(X.shape[1], settings, rng)
         self.history_ = History()
         self.t_ = 0
@@ -368,6 +373,8 @@ class BaseMLP(BaseEstimator):
         return Shifted(schedule, getattr(self, "_schedule_start", 0))
 
     def _scale(self, X: np.ndarray) -> np.ndarray:
+        if is_sparse(X):
+            return scale_sparse(self.scaler_, X, self.model_.dtype)
         if self.scaler_ is not None:
             return self.scaler_.transform(X)
         limit = np.finfo(self.model_.dtype).max
@@ -386,7 +393,7 @@ class BaseMLP(BaseEstimator):
             callbacks = [LRSchedule(self._schedule(settings)), *callbacks]
         if self.verbose:
             callbacks.append(PrintIterations())
-        batch_size = batch_size_for(settings["batch_size"], len(x))
+        batch_size = batch_size_for(settings["batch_size"], x.shape[0])
         # scikit-learn's alpha divides the penalty 0.5 * alpha * |W|^2 by the batch size;
         # the optimiser's l2 is the coefficient of the penalty itself. The nominal size (200
         # for "auto"), not the one capped at n_samples, so that weighting a sample 2 and
@@ -439,7 +446,7 @@ class BaseMLP(BaseEstimator):
     def _outputs(self, X) -> np.ndarray:
         """Float64 outputs of the fitted network for raw inputs ``X``, in batches."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=(np.float64, np.float32), reset=False)
+        X = validate_data(self, X, dtype=(np.float64, np.float32), accept_sparse="csr", reset=False)
         x = self._scale(X)
         # NumPy in and out, whichever device the network is on.
         return self.model_.predict_logits(x, batch_size=_PREDICT_BATCH).astype(np.float64)
@@ -454,6 +461,11 @@ class BaseMLP(BaseEstimator):
         if "optimizer_" not in self.__dict__:
             raise AttributeError("the estimator has no optimiser yet: fit it first")
         return LearningRateView(self.optimizer_)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X, kept sparse (see sparse_inputs)
+        return tags
 
     def _dense_layers(self) -> list[Dense]:
         if "model_" not in self.__dict__:

@@ -2,62 +2,39 @@
 
 from __future__ import annotations
 
-import math
 import os
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ...core.link_losses import SigmoidBinaryCrossEntropy
 from ...core.losses import SoftmaxCrossEntropy, log_softmax
 from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
+from ...train.callbacks import Callback
 from .base import BaseMLP
 from .files import finish_restoring, restore_estimator, save_estimator
+from .labels import check_class_labels, check_same_classes, encode_labels
+from .multilabel import (
+    SubsetAccuracy,
+    check_multilabel_options,
+    indicator_targets,
+    log_probabilities,
+    predict_indicators,
+    probabilities,
+    restore_subset_accuracy,
+)
 from .rules import not_lbfgs
 from .weights import class_weights, combine_weights
 
 # Label dtypes a model file may restore ``classes_`` as: bool, integers, floats, strings.
 _CLASS_DTYPE_KINDS = "biufUO"
-
-
-def _check_class_labels(classes: np.ndarray) -> np.ndarray:
-    """Refuse labels that a model file cannot store: only booleans, integers, floats and
-    strings are kept (datetime64 labels, say, would fit and then fail to save)."""
-    if classes.size == 0:
-        raise ValueError("classes is empty; pass every label that will ever appear")
-    if classes.dtype.kind == "f" and np.isnan(classes).any():
-        raise ValueError(f"classes holds NaN ({classes!r}); class labels must be comparable")
-    if classes.dtype.kind == "O" and any(
-        isinstance(label, float) and math.isnan(label) for label in classes.tolist()
-    ):
-        raise ValueError(f"classes holds NaN ({classes!r}); class labels must be comparable")
-    storable = (bool, int, float, str, np.bool_, np.integer, np.floating, np.str_)
-    if classes.dtype.kind not in "biufUO" or not all(
-        isinstance(label, storable) for label in classes.tolist()
-    ):
-        raise ValueError(
-            f"y holds labels of dtype {classes.dtype} ({classes[:1].tolist()[0]!r}, ...); class "
-            "labels must be integers, floats, booleans or strings, which a model file can store"
-        )
-    return classes
-
-
-def _encode_labels(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
-    """Positions of the labels ``y`` in the sorted ``classes``.
-
-    Raises:
-        ValueError: if a label is not one of ``classes``.
-    """
-    labels = np.searchsorted(classes, y).clip(0, len(classes) - 1)
-    unknown = classes[labels] != y
-    if np.any(unknown):
-        raise ValueError(
-            f"y holds labels that are not in classes {classes!r}: {np.unique(y[unknown])!r}"
-        )
-    return labels.astype(np.intp, copy=False)
+# What a multilabel classifier's file adds to the config.
+_MULTILABEL_KEYS = {"multilabel", "validation_scores"}
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -68,18 +45,37 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     this library's :func:`~neural_network.fit` in the input's dtype (see ``dtype``).
     Labels may be of any type scikit-learn accepts for classification (ints, strings,
     ...): they are encoded as ``classes_`` (sorted) and decoded again by :meth:`predict`.
+    A 0/1 label-indicator ``y`` of shape ``(n_samples, n_labels)`` is multilabel
+    classification, as in scikit-learn: one sigmoid output per label trained on binary
+    cross-entropy, ``classes_ = arange(n_labels)``, ``out_activation_ == "logistic"``,
+    :meth:`predict` returning the indicator matrix and :meth:`predict_proba` each label's
+    probability; ``score`` and early stopping use the subset accuracy, the validation split
+    is not stratified, and ``class_weight`` and ``device="cuda"`` are refused.
+
+    ``X`` may be a scipy.sparse matrix or array: it stays sparse (only the first layer
+    multiplies it), and ``scale_inputs`` then divides each feature by its largest magnitude
+    instead of min-max scaling it (the same for a non-negative feature holding a 0).
+
+    ``solver="lbfgs"`` trains on the whole set at once with scipy's L-BFGS-B on
+    scikit-learn's objective (the mean loss plus ``0.5 * alpha * sum(W**2) / n_samples``):
+    ``max_iter`` caps its iterations, ``max_fun`` its loss evaluations, ``tol`` is scipy's
+    ``gtol``, and it warns ``ConvergenceWarning`` with scikit-learn's words when it stops on
+    a limit. The stochastic solvers' parameters and ``early_stopping`` are ignored, as in
+    scikit-learn; ``dropout > 0`` and a GPU ``device`` are refused. Each iteration is one
+    entry of ``history_`` and ``loss_curve_``.
 
     The parameters are scikit-learn's ``MLPClassifier``'s, with its names, meanings and
     defaults; this library's own (``dropout``, ``init``, ``clip_norm``, ``schedule``,
     ``scale_inputs``, ``dtype``, ``class_weight``, ``device``) follow them.
 
-    Training runs for at most ``max_iter`` epochs. Without ``early_stopping`` it stops once
-    more than ``n_iter_no_change`` epochs in a row have not lowered the training loss by
-    ``tol`` (scikit-learn's rule), and warns with ``ConvergenceWarning`` when it runs out of
-    epochs instead. With ``early_stopping``, a stratified ``validation_fraction`` of the
-    training data is held out, training stops once more than ``n_iter_no_change`` epochs in a
-    row have not raised the validation score (accuracy; R² for the regressor) by ``tol``,
-    and the weights of the epoch with the highest score are restored, as in scikit-learn.
+    The stochastic solvers train for at most ``max_iter`` epochs. Without
+    ``early_stopping`` they stop once more than ``n_iter_no_change`` epochs in a row have
+    not lowered the training loss by ``tol`` (scikit-learn's rule), and warn with
+    ``ConvergenceWarning`` when they run out of epochs instead. With ``early_stopping``, a
+    stratified ``validation_fraction`` of the training data is held out, training stops
+    once more than ``n_iter_no_change`` epochs in a row have not raised the validation
+    score (accuracy; R² for the regressor) by ``tol``, and the weights of the epoch with the
+    highest score are restored, as in scikit-learn.
     :meth:`partial_fit` refuses ``early_stopping=True``, as scikit-learn's does.
 
     ``sample_weight`` (in :meth:`fit` and :meth:`partial_fit`) and ``class_weight`` weigh
@@ -89,9 +85,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     Args:
         hidden_layer_sizes: Units of each hidden layer, e.g. ``(512, 256, 128)``; an int means
             one layer, ``()`` gives multinomial logistic regression.
-        activation: Hidden activation: ``"relu"``, ``"logistic"`` (or ``"sigmoid"``),
+        activation: Hidden activation: ``"relu"``, ``"identity"``, ``"logistic"`` (or
+            ``"sigmoid"``),
             ``"tanh"`` or ``"leaky_relu"``.
-        solver: ``"adam"`` or ``"sgd"`` (``"lbfgs"`` is refused for now).
+        solver: ``"adam"``, ``"sgd"`` or ``"lbfgs"`` (see above).
         alpha: L2 strength as scikit-learn means it: each mini-batch's loss gets
             ``0.5 * alpha * sum(W**2) / batch_size`` over weights, not biases (coupled: with
             Adam this is not AdamW), ``batch_size`` being 200 for ``"auto"`` even when the
@@ -114,7 +111,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         beta_1, beta_2, epsilon: Adam's.
         n_iter_no_change: Epochs without improvement tolerated (see above); ``np.inf``
             never stops early.
-        max_fun: L-BFGS's limit on loss evaluations (kept for scikit-learn's interface).
+        max_fun: ``solver="lbfgs"``'s limit on loss evaluations.
         dropout: Probability of *dropping* a hidden unit while training (inverted dropout,
             so prediction needs no rescaling); 0 disables it.
         init: The weights' initialiser, a key of ``neural_network.INITIALIZERS``; ``None``
@@ -163,14 +160,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         feature_names_in_: Column names, when fitted on a DataFrame with string column names.
         model_: The trained :class:`~neural_network.Sequential`.
         scaler_: The fitted :class:`~neural_network.MinMaxScaler`, or ``None``.
-        optimizer_: The optimiser, whose state :meth:`partial_fit` continues from.
+        optimizer_: The optimiser, whose state :meth:`partial_fit` continues from (not with
+            ``solver="lbfgs"``).
         history_: The :class:`~neural_network.History` of every epoch since the network
             was built (across warm starts and :meth:`partial_fit` calls).
-        n_iter_: Number of epochs the last :meth:`fit` or :meth:`partial_fit` call ran.
+        n_iter_: Number of epochs (L-BFGS iterations) the last :meth:`fit` or
+            :meth:`partial_fit` call ran.
         t_: Number of training samples seen, as scikit-learn counts (samples times epochs).
         coefs_, intercepts_: The weight matrices and bias vectors of each layer.
         n_layers_, n_outputs_, out_activation_: Layers (input and output included), output
-            units and the output activation (``"softmax"``).
+            units and the output activation (``"softmax"``; ``"logistic"`` for multilabel).
         loss_: The training loss of the last epoch.
         loss_curve_: Training loss (L2 penalty included) of each epoch of ``history_``.
         best_loss_: The lowest of ``loss_curve_``; ``None`` with ``early_stopping`` (see
@@ -256,17 +255,31 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         self.class_weight = class_weight
         self.device = device
 
-    _out_activation = "softmax"
+    _validate_kwargs: ClassVar[dict] = {"multi_output": True}  # a label-indicator y
 
-    def _strata(self, targets: np.ndarray) -> np.ndarray:
+    @property
+    def _multilabel(self) -> bool:
+        """Whether the classifier was fitted on a label-indicator ``y``."""
+        return self.__dict__.get("_indicator_y", False)
+
+    @property
+    def _out_activation(self) -> str:
+        return "logistic" if self._multilabel else "softmax"
+
+    def _strata(self, targets: np.ndarray) -> np.ndarray | None:
         """scikit-learn's strata: the classes as its classifier encodes them to train (one
         boolean column for two classes, one-hot rows for more), so that a class too small
-        to stratify gets scikit-learn's error, in its words."""
+        to stratify gets scikit-learn's error, in its words; multilabel ``y`` is not
+        stratified, as in scikit-learn."""
+        if self._multilabel:
+            return None
         if len(self.classes_) == 2:
             return (targets == 1).reshape(-1, 1)
         return targets.reshape(-1, 1) == np.arange(len(self.classes_))
 
     def _split_hint(self, targets: np.ndarray) -> str:
+        if self._multilabel:
+            return super()._split_hint(targets)
         counts = np.bincount(targets, minlength=len(self.classes_))
         present = counts > 0
         return (
@@ -285,8 +298,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
 
         Args:
-            X: Training inputs, array-like of shape ``(n_samples, n_features)``.
-            y: Class labels, shape ``(n_samples,)``.
+            X: Training inputs, array-like or scipy.sparse, ``(n_samples, n_features)``.
+            y: Class labels, shape ``(n_samples,)``, or a 0/1 label-indicator matrix
+                ``(n_samples, n_labels)``.
             sample_weight: Non-negative weight of each sample, shape ``(n_samples,)``;
                 ``None`` weighs every sample 1.
 
@@ -294,11 +308,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             self.
 
         Raises:
-            ValueError: for invalid parameters, inputs, weights or targets (regression,
-                multilabel and multi-output targets included), and scikit-learn's
-                "Solver produced non-finite parameter weights" when the loss, the gradient
-                or a weight stops being finite (also a ``TrainingDivergedError``).
+            ValueError: for invalid parameters, inputs, weights or targets (regression and
+                multiclass-multioutput targets included), with ``warm_start``, ``y`` whose
+                classes differ from ``classes_``, and scikit-learn's "Solver produced
+                non-finite parameter weights" when the loss, the gradient or a weight stops
+                being finite (also a ``TrainingDivergedError``).
         """
+        if self.warm_start and hasattr(self, "classes_"):
+            check_same_classes(y, self.classes_)
         return self._fit(X, y, sample_weight, incremental=False)
 
     @available_if(not_lbfgs)
@@ -327,7 +344,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if first_call and classes is None:
             raise ValueError("classes must be passed on the first call to partial_fit")
         if classes is not None:
-            classes = _check_class_labels(np.unique(np.asarray(classes)))
+            classes = check_class_labels(np.unique(np.asarray(classes)))
             if not first_call and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes!r} differs from classes_={self.classes_!r} "
@@ -336,18 +353,26 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict(self, X) -> np.ndarray:
-        """Predicted class labels, shape ``(n_samples,)``, of the type of ``classes_``."""
+        """Predicted class labels, shape ``(n_samples,)``, of the type of ``classes_``; for
+        a multilabel fit, the label-indicator matrix ``(n_samples, n_labels)`` of 0/1
+        integers (1 where the label's probability is above 0.5)."""
         logits = self._outputs(X)  # checks that the estimator is fitted
+        if self._multilabel:
+            return predict_indicators(logits)
         return self.classes_[logits.argmax(axis=1)]
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Log class probabilities, shape ``(n_samples, n_classes)``, in the order of
         ``classes_``; computed from the logits in float64, so finite for any input."""
-        return log_softmax(self._outputs(X))
+        logits = self._outputs(X)
+        return log_probabilities(logits) if self._multilabel else log_softmax(logits)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape ``(n_samples, n_classes)``, in the order of ``classes_``;
-        each row sums to 1."""
+        each row sums to 1. For a multilabel fit, each label's own probability (sigmoid
+        outputs: a row need not sum to 1)."""
+        if self._multilabel:
+            return probabilities(self._outputs(X))
         return np.exp(self.predict_log_proba(X))
 
     def save(self, path: str | os.PathLike) -> None:
@@ -366,11 +391,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ModelFileError: if a weight is not finite (nothing is written).
         """
         check_is_fitted(self)
+        config = {"classes_dtype": self.classes_.dtype.str}
+        if self._multilabel:  # older files, and single-label ones, have neither key
+            validated = bool(self.history_.val_loss)
+            scores = self._subset_accuracy if validated else []
+            config.update(multilabel=True, validation_scores=list(scores))
         save_estimator(
             self,
             path,
             kind="mlp_classifier",
-            config={"classes_dtype": self.classes_.dtype.str},
+            config=config,
             arrays={},
             classes=self.classes_.tolist(),
         )
@@ -383,9 +413,14 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ModelFileError: for settings that are invalid or do not describe the network.
         """
         n_classes = model_file.model.n_classes
+        multilabel = "multilabel" in model_file.config
+        own_keys = {"classes_dtype"} | (_MULTILABEL_KEYS if multilabel else set())
         estimator, _ = restore_estimator(
-            cls, model_file, n_outputs=n_classes, own_keys=frozenset({"classes_dtype"})
+            cls, model_file, n_outputs=n_classes, own_keys=frozenset(own_keys)
         )
+        if multilabel:
+            estimator._indicator_y = True
+            estimator._subset_accuracy = restore_subset_accuracy(model_file, estimator)
         dtype = model_file.config["classes_dtype"]
         if not isinstance(dtype, str) or np.dtype(dtype).kind not in _CLASS_DTYPE_KINDS:
             raise ModelFileError(f"classes dtype {dtype!r} is not a label dtype")
@@ -403,25 +438,46 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _n_outputs(self) -> int:
         return len(self.classes_)
 
-    def _make_loss(self, settings: dict) -> SoftmaxCrossEntropy:
-        return SoftmaxCrossEntropy()
+    def _make_loss(self, settings: dict) -> SoftmaxCrossEntropy | SigmoidBinaryCrossEntropy:
+        return SigmoidBinaryCrossEntropy() if self._multilabel else SoftmaxCrossEntropy()
 
     def _prepare_targets(self, y, sample_weight, *, reset: bool, classes=None) -> np.ndarray:
+        if y.ndim == 2 and y.shape[1] == 1:  # scikit-learn warns and takes the column
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         kind = type_of_target(y, input_name="y")
-        if kind not in ("binary", "multiclass"):
+        if kind not in ("binary", "multiclass", "multilabel-indicator"):
             raise ValueError(
-                f"MLPClassifier supports binary and multiclass targets only; got {kind!r} y"
+                "MLPClassifier supports binary, multiclass and multilabel-indicator targets "
+                f"only; got {kind!r} y"
             )
+        multilabel = kind == "multilabel-indicator"
+        if not reset and multilabel != self._multilabel:
+            raise ValueError(
+                f"y is {'a label-indicator matrix' if multilabel else 'one label per sample'} "
+                f"but the classifier was fitted on "
+                f"{'a label-indicator matrix' if self._multilabel else 'one label per sample'}"
+                "; fit afresh with warm_start=False"
+            )
+        if multilabel:
+            check_multilabel_options(self.class_weight, self.device)
+            if reset:  # scikit-learn's classes_ for an indicator y: the label positions
+                self.classes_, self._indicator_y = np.arange(y.shape[1]), True
+                self._subset_accuracy: list[float] = []
+            return indicator_targets(y, n_labels=None if reset else len(self.classes_))
+        if reset:
+            self._indicator_y = False
         if reset and classes is None:
             classes, labels = np.unique(y, return_inverse=True)
-            self.classes_ = _check_class_labels(classes)
+            self.classes_ = check_class_labels(classes)
             return labels.reshape(-1).astype(np.intp, copy=False)
         if reset:
             self.classes_ = classes
-        return _encode_labels(y, self.classes_)
+        return encode_labels(y, self.classes_)
 
     def _weigh(self, weights, targets, *, incremental: bool):
+        if self._multilabel:  # class weights are refused with multilabel y
+            return weights
         if incremental and isinstance(self.class_weight, str) and self.class_weight == "balanced":
             raise ValueError(
                 'class_weight="balanced" is not available in partial_fit, which sees one '
@@ -432,4 +488,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return combine_weights(weights, per_class, targets)
 
     def _validation_scores(self) -> list[float]:
-        return list(self.history_.val_accuracy)
+        return list(self._subset_accuracy if self._multilabel else self.history_.val_accuracy)
+
+    def _validation_callbacks(self, validation_data) -> list[Callback]:
+        if validation_data is None or not self._multilabel:
+            return []  # single-label: the loop records the validation accuracy
+        return [SubsetAccuracy(self._subset_accuracy)]
+
+    def _validation_score_list(self) -> list[float] | None:
+        return self._subset_accuracy if self._multilabel else None

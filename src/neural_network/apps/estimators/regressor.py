@@ -13,6 +13,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ...checks import check_bool, check_real
+from ...core.link_losses import HalfPoissonDeviance
 from ...core.losses import HalfSquaredError, Huber
 from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
@@ -22,7 +23,7 @@ from .base import BaseMLP
 from .files import finish_restoring, restore_estimator, save_estimator
 from .rules import not_lbfgs
 
-LOSSES = ("squared_error", "huber")
+LOSSES = ("squared_error", "huber", "poisson")
 _OWN_KEYS = frozenset({"n_outputs", "target_1d", "validation_scores"})
 
 
@@ -30,12 +31,14 @@ class ValidationR2(Callback):
     """Append the R² of the run's validation data to ``scores`` after every epoch
     (weighted when the validation data has weights)."""
 
-    def __init__(self, scores: list[float]):
-        self.scores = scores
+    def __init__(self, scores: list[float], *, log_link: bool = False):
+        self.scores, self.log_link = scores, log_link
 
     def on_epoch_end(self, run) -> None:
         x_val, targets, *weights = run.validation_data
         outputs = run.model.forward(x_val, training=False)
+        if self.log_link:  # the network outputs log-means; R² is of the means
+            outputs = np.exp(outputs)
         score = r2_score(targets, outputs, sample_weight=next(iter(weights), None))
         self.scores.append(float(score))
 
@@ -51,21 +54,27 @@ class MLPRegressor(RegressorMixin, BaseMLP):
 
     The loss is the (weighted) mean over samples of ``(1/2k) * sum_j r_j**2`` (half the
     squared error over ``k`` outputs, the loss scikit-learn's ``MLPRegressor`` reports), or
-    of the Huber loss with ``loss="huber"``. With ``standardize_targets`` each target is
+    of the Huber loss with ``loss="huber"``. ``loss="poisson"`` is half the Poisson deviance
+    with a log link, as in scikit-learn: the network outputs ``log(mean)``, :meth:`predict`
+    returns ``exp`` of it (``out_activation_ == "exp"``), the targets must be ``>= 0`` and
+    are not standardised. With ``standardize_targets`` each target is
     trained as ``(y - mean) / std`` (weighted statistics of the data given to the first fit),
     which makes the default ``lr`` work whatever the targets' units; ``loss_curve_`` and
     ``huber_delta`` are then in standard deviations.
 
     All the other parameters, early stopping, warm starts, ``partial_fit`` and
-    ``sample_weight`` work as in :class:`~neural_network.MLPClassifier`, whose docstring
-    describes them; the validation score (``validation_scores_``) is R².
+    ``sample_weight``, ``solver="lbfgs"`` and sparse ``X`` work as in
+    :class:`~neural_network.MLPClassifier`, whose docstring describes them; the validation
+    score (``validation_scores_``) is R² (of the predicted means for ``"poisson"``).
 
     Args:
         hidden_layer_sizes: Units of each hidden layer; ``()`` gives linear regression.
-        activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"``, ``"tanh"``.
-        loss: ``"squared_error"`` or ``"huber"``.
+        activation: Hidden activation: ``"relu"``, ``"leaky_relu"``, ``"sigmoid"`` (or
+            ``"logistic"``), ``"tanh"``, ``"identity"``.
+        loss: ``"squared_error"``, ``"huber"`` or ``"poisson"``.
         huber_delta: Residual size where the Huber loss turns linear (``loss="huber"``).
-        standardize_targets: Train on standardised targets (see above).
+        standardize_targets: Train on standardised targets (see above; not with
+            ``loss="poisson"``).
 
     Attributes:
         n_outputs_: Number of targets.
@@ -154,7 +163,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """Train on ``(X, y)``: a new network, or with ``warm_start`` the fitted one.
 
         Args:
-            X: Training inputs, shape ``(n_samples, n_features)``.
+            X: Training inputs, array-like or scipy.sparse, ``(n_samples, n_features)``.
             y: Targets, shape ``(n_samples,)`` or ``(n_samples, n_outputs)``.
             sample_weight: Non-negative weight of each sample, or ``None``.
 
@@ -182,6 +191,8 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         """Predicted targets, shape ``(n_samples,)`` if ``y`` was 1-D, else
         ``(n_samples, n_outputs)``; float32 for float32 ``X``, else float64."""
         outputs = self._outputs(X)  # checks that the estimator is fitted
+        if self.out_activation_ == "exp":  # loss="poisson": the outputs are log-means
+            outputs = np.exp(outputs)
         if self.target_mean_ is not None:
             outputs = outputs * self.target_scale_ + self.target_mean_
         # In the input's dtype, as scikit-learn's: float32 for float32 input, else float64.
@@ -217,9 +228,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             ModelFileError: for settings that are invalid or do not describe the network.
         """
         config, n_outputs = model_file.config, model_file.model.n_classes
-        estimator, settings = restore_estimator(
-            cls, model_file, n_outputs=n_outputs, own_keys=_OWN_KEYS
-        )
+        estimator, _ = restore_estimator(cls, model_file, n_outputs=n_outputs, own_keys=_OWN_KEYS)
         if config["n_outputs"] != n_outputs or type(config["target_1d"]) is not bool:
             raise ModelFileError(f"n_outputs and target_1d must describe {n_outputs} outputs")
         if config["target_1d"] and n_outputs != 1:
@@ -233,7 +242,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
             raise ModelFileError(f"validation_scores must hold {val_epochs} scores")
         estimator.n_outputs_, estimator._target_1d = n_outputs, config["target_1d"]
         estimator.target_mean_ = estimator.target_scale_ = None
-        if settings["standardize_targets"]:
+        if estimator._standardizes:
             estimator.target_mean_, estimator.target_scale_ = mean, scale
         estimator._validation_r2 = list(scores)
         finish_restoring(estimator, config)
@@ -260,16 +269,28 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     def _check_fitted_preprocessing(self) -> None:
         super()._check_fitted_preprocessing()
         fitted = self.target_mean_ is not None
-        if bool(self.standardize_targets) != fitted:
+        if self._standardizes != fitted:
             raise ValueError(
                 f"standardize_targets={self.standardize_targets!r} but the network was fitted "
                 f"with standardize_targets={fitted}; set it back, or fit afresh with "
                 "warm_start=False"
             )
 
-    def _make_loss(self, settings: dict) -> HalfSquaredError:
+    @property
+    def _out_activation(self) -> str:
+        return "exp" if self.loss == "poisson" else "identity"
+
+    @property
+    def _standardizes(self) -> bool:
+        """Whether the targets are standardised: not for the Poisson loss, whose targets
+        are counts or rates >= 0 and whose log link already adapts to their scale."""
+        return bool(self.standardize_targets) and self.loss != "poisson"
+
+    def _make_loss(self, settings: dict) -> HalfSquaredError | Huber | HalfPoissonDeviance:
         if self.loss == "huber":
             return Huber(settings["huber_delta"])
+        if self.loss == "poisson":
+            return HalfPoissonDeviance()
         return HalfSquaredError()
 
     def _prepare_targets(self, y, sample_weight, *, reset: bool, classes=None) -> np.ndarray:
@@ -278,12 +299,16 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         if reset:
             self.n_outputs_, self._target_1d = targets.shape[1], y.ndim == 1
             self.target_mean_ = self.target_scale_ = None
-            if self.standardize_targets:
+            if self._standardizes:
                 self.target_mean_, self.target_scale_ = _mean_and_std(targets, sample_weight)
         elif targets.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {targets.shape[1]} outputs but the regressor was fitted on "
                 f"{self.n_outputs_}"
+            )
+        if self.loss == "poisson" and (targets < 0).any():
+            raise ValueError(
+                f'loss="poisson" needs targets >= 0 (counts or rates); y holds {targets.min()}'
             )
         if self.target_mean_ is not None:
             targets = (targets - self.target_mean_) / self.target_scale_
@@ -301,7 +326,9 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         self._validation_r2: list[float] = []
 
     def _validation_callbacks(self, validation_data) -> list[Callback]:
-        return [] if validation_data is None else [ValidationR2(self._validation_r2)]
+        if validation_data is None:
+            return []
+        return [ValidationR2(self._validation_r2, log_link=self.loss == "poisson")]
 
     def _validation_score_list(self) -> list[float]:
         return self._validation_r2

@@ -109,7 +109,7 @@ class InverseScaling(Callback):
         return self.lr / (self.t + 1) ** self.power_t
 
     def on_epoch_end(self, run) -> bool:
-        self.t += len(run.x)
+        self.t += run.x.shape[0]
         run.optimizer.lr = self.rate()
         return False
 

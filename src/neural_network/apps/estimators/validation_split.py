@@ -29,7 +29,7 @@ def split_validation(
             "The validation set is too small" when fewer than 2 samples are held out; also
             when the split leaves one side with only zero weights.
     """
-    n_samples = len(x)
+    n_samples = x.shape[0]
     try:
         train, val = train_test_split(
             np.arange(n_samples), test_size=fraction, stratify=strata, random_state=seed
