@@ -36,7 +36,7 @@ def test_lbfgs_reports_scikit_learns_attributes(blobs):
     assert not hasattr(clf, "optimizer_") and not hasattr(clf, "partial_fit")
     # loss_ is scikit-learn's objective at the returned weights: the mean cross-entropy
     # plus 0.5 * alpha * |W|^2 / n_samples.
-    objective = lbfgs_objective(clf.model_, clf.scaler_.transform(x), y, alpha=clf.alpha)
+    objective = lbfgs_objective(clf.model_, clf._scale(x), y, alpha=clf.alpha)
     value, _ = objective(clf.model_.flat.values.astype(np.float64))
     assert value == pytest.approx(clf.loss_, rel=1e-12)
 

@@ -29,14 +29,19 @@ def _fit(estimator, x, y):
 
 @pytest.mark.parametrize("container", [sparse.csr_matrix, sparse.csr_array, sparse.csc_matrix])
 @pytest.mark.parametrize("solver", ["adam", "lbfgs"])
-def test_sparse_fit_matches_the_dense_fit(counts, container, solver):
+@pytest.mark.parametrize("scale_inputs", [False, True])
+def test_sparse_fit_matches_the_dense_fit(counts, container, solver, scale_inputs):
     x, y = counts
-    params = {"hidden_layer_sizes": (6,), "solver": solver, "max_iter": 8, "random_state": 0}
+    params = {"hidden_layer_sizes": (6,), "solver": solver, "max_iter": 8, "random_state": 0,
+              "scale_inputs": scale_inputs}  # fmt: skip
     dense = _fit(MLPClassifier(**params), x, y)
     on_sparse = _fit(MLPClassifier(**params), container(x), y)
-    # Min-max scaling of a non-negative feature holding a 0 is division by its maximum.
-    np.testing.assert_allclose(on_sparse.scaler_.scale_, dense.scaler_.scale_)
-    assert not on_sparse.scaler_.min_.any()
+    if scale_inputs:
+        # Min-max scaling of a non-negative feature holding a 0 is division by its maximum.
+        np.testing.assert_allclose(on_sparse.scaler_.scale_, dense.scaler_.scale_)
+        assert not on_sparse.scaler_.min_.any()
+    else:
+        assert on_sparse.scaler_ is None and dense.scaler_ is None
     expected = dense.predict_proba(x)
     np.testing.assert_allclose(on_sparse.predict_proba(container(x)), expected, rtol=1e-7)
     np.testing.assert_allclose(on_sparse.predict_proba(x), expected, rtol=1e-7)
@@ -51,7 +56,11 @@ def test_sparse_x_is_never_densified(counts, monkeypatch):
 
     for name in ("toarray", "todense"):
         monkeypatch.setattr(sparse.csr_matrix, name, refuse)
-    reg = _fit(MLPRegressor((5,), early_stopping=True, max_iter=3, random_state=0), x_sparse, y)
+    reg = _fit(
+        MLPRegressor((5,), early_stopping=True, max_iter=3, scale_inputs=True, random_state=0),
+        x_sparse,
+        y,
+    )
     assert reg.predict(x_sparse).shape == (len(x),) and len(reg.validation_scores_) == 3
     _fit(MLPClassifier((5,), solver="lbfgs", max_iter=3, random_state=0), x_sparse, y)
 
@@ -60,14 +69,14 @@ def test_sparse_features_of_both_signs_are_divided_by_their_largest_magnitude(rn
     x = sparse.random(50, 4, density=0.3, random_state=0, format="csr") * 4
     x.data -= 2.0  # stored values in [-2, 2]
     y = rng.normal(size=50)
-    reg = _fit(MLPRegressor((3,), max_iter=2, random_state=0), x, y)
+    reg = _fit(MLPRegressor((3,), max_iter=2, scale_inputs=True, random_state=0), x, y)
     peak = abs(x).max(axis=0).toarray().ravel()
     np.testing.assert_allclose(reg.scaler_.scale_, 1 / peak)
 
 
 def test_sparse_x_after_a_dense_fit_with_offsets_is_refused_by_name(counts):
     x, y = counts
-    clf = _fit(MLPClassifier((4,), max_iter=2, random_state=0), x + 1.0, y)  # minima 1
+    clf = _fit(MLPClassifier((4,), max_iter=2, scale_inputs=True, random_state=0), x + 1.0, y)
     with pytest.raises(ValueError, match=r"X\.toarray\(\)"):
         clf.predict(sparse.csr_matrix(x))
     unscaled = _fit(MLPClassifier((4,), max_iter=2, scale_inputs=False, random_state=0), x, y)

@@ -30,7 +30,6 @@ from ...checks import check_bool, check_positive_int, check_real
 from ...core.activations import get_activation
 from ...core.devices import check_device
 from ...core.initializers import INITIALIZERS
-from ...core.layers import Dense
 from ...core.model import Sequential, build_mlp
 from ...core.sparse import is_sparse
 from ...optim.optimizers import SGD, Adam, Optimizer
@@ -40,11 +39,11 @@ from ...train.divergence import TrainingDivergedError
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
+from .fitted_attributes import FittedAttributes
 from .lbfgs import fit_lbfgs, lbfgs_settings
 from .rules import (
     BestScore,
     InverseScaling,
-    LearningRateView,
     NonFiniteWeightsError,
     Plateau,
     PrintIterations,
@@ -53,8 +52,8 @@ from .rules import (
     make_rng,
     one_fit_at_a_time,
 )
-from .validation_split import split_validation
 from .sparse_inputs import fit_input_scaler, scale_sparse
+from .validation_split import split_validation
 
 SCHEDULE_NAMES = (None, "constant", "step", "cosine")
 SOLVERS = ("adam", "sgd", "lbfgs")
@@ -66,7 +65,7 @@ COSINE_FLOOR = 0.01
 _PREDICT_BATCH = 2048
 
 
-class BaseMLP(BaseEstimator):
+class BaseMLP(FittedAttributes, BaseEstimator):
     """The shared machinery; see ``MLPClassifier`` for the parameters' meanings."""
 
     def _make_loss(self, settings: dict):
@@ -454,45 +453,10 @@ class BaseMLP(BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "model_")
 
-    @property
-    def _optimizer(self) -> LearningRateView:
-        """scikit-learn's private name for the optimiser, which code written for it reads
-        (``_optimizer.learning_rate``, the rate the next epoch starts at)."""
-        if "optimizer_" not in self.__dict__:
-            raise AttributeError("the estimator has no optimiser yet: fit it first")
-        return LearningRateView(self.optimizer_)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # scipy.sparse X, kept sparse (see sparse_inputs)
         return tags
-
-    def _dense_layers(self) -> list[Dense]:
-        if "model_" not in self.__dict__:
-            raise AttributeError("the estimator is not fitted yet")
-        return [layer for layer in self.model_.layers if isinstance(layer, Dense)]
-
-    @property
-    def coefs_(self) -> list[np.ndarray]:
-        """The weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)`` of layer ``i``, as
-        in scikit-learn (views of the network's weights: read them, do not resize them)."""
-        return [layer.weight.value for layer in self._dense_layers()]
-
-    @property
-    def intercepts_(self) -> list[np.ndarray]:
-        """The bias vectors, ``intercepts_[i]`` of shape ``(n_out,)`` of layer ``i``."""
-        return [layer.bias.value for layer in self._dense_layers()]
-
-    @property
-    def n_layers_(self) -> int:
-        """Number of layers, input and output included, as scikit-learn counts them."""
-        return len(self._dense_layers()) + 1
-
-    @property
-    def loss_(self) -> float:
-        """The training loss of the last epoch (L2 penalty included)."""
-        self._dense_layers()
-        return self.loss_curve_[-1]
 
 
 def _check_dtype(dtype) -> np.dtype | None:
