@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> None:
         x, y, test_size=0.25, stratify=y, random_state=args.seed
     )
     search = GridSearchCV(
-        MLPClassifier(max_iter=args.epochs, random_state=args.seed),
+        MLPClassifier(max_iter=args.epochs, scale_inputs=True, random_state=args.seed),
         GRID,
         cv=args.cv,
         n_jobs=args.n_jobs,
