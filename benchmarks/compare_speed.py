@@ -128,14 +128,13 @@ def run_ours(epochs: int, seed: int, threads: int | str = "auto") -> float:
     return evaluate(model, x_test, y_test)[1]
 
 
-def run_torch(epochs: int, seed: int) -> float:
+def torch_classic(seed: int):
+    """PyTorch's twin of ours, seeded and with flush-to-zero: the network, Adam with coupled L2
+    on the weights only, and the loss. ``epoch_phases.py --pytorch`` trains the same one."""
     import torch
 
     torch.set_flush_denormal(True)
     torch.manual_seed(seed)
-    x, y, x_test, y_test = load_data()
-    x, x_test = torch.from_numpy(x), torch.from_numpy(x_test)
-    y, y_test = torch.from_numpy(y.astype(np.int64)), torch.from_numpy(y_test.astype(np.int64))
     sizes = (784, *HIDDEN)
     layers: list[torch.nn.Module] = []
     for n_in, n_out in itertools.pairwise(sizes):
@@ -147,7 +146,16 @@ def run_torch(epochs: int, seed: int) -> float:
     optimizer = torch.optim.Adam(
         [{"params": weights, "weight_decay": L2}, {"params": biases, "weight_decay": 0.0}], lr=LR
     )
-    loss_fn = torch.nn.CrossEntropyLoss()
+    return model, optimizer, torch.nn.CrossEntropyLoss()
+
+
+def run_torch(epochs: int, seed: int) -> float:
+    import torch
+
+    x, y, x_test, y_test = load_data()
+    x, x_test = torch.from_numpy(x), torch.from_numpy(x_test)
+    y, y_test = torch.from_numpy(y.astype(np.int64)), torch.from_numpy(y_test.astype(np.int64))
+    model, optimizer, loss_fn = torch_classic(seed)
     announce_ready()
     for _ in range(epochs):
         wait_for_turn()

@@ -47,9 +47,8 @@ import time
 from collections import defaultdict
 
 import numpy as np
+from compare_speed import BATCH, CLIP, HIDDEN, L2, LR, torch_classic
 
-HIDDEN = (512, 256, 128)
-LR, BATCH, L2, CLIP = 1e-3, 128, 1e-4, 5.0
 PHASES = ("products", "activations", "loss", "update", "thread chooser", "evaluation")
 
 
@@ -139,20 +138,9 @@ def pytorch_phases(x, y, x_test, y_test, epochs: int, seed: int) -> list[dict]:
     """Per-epoch seconds of PyTorch's forward+backward, update and test-set evaluation."""
     import torch
 
-    torch.set_flush_denormal(True)
-    torch.manual_seed(seed)
     x, x_test = torch.from_numpy(x), torch.from_numpy(x_test)
     y, y_test = torch.from_numpy(y.astype(np.int64)), torch.from_numpy(y_test.astype(np.int64))
-    layers: list = []
-    for n_in, n_out in itertools.pairwise((784, *HIDDEN)):
-        layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(HIDDEN[-1], 10))
-    weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
-    biases = [p for name, p in model.named_parameters() if name.endswith("bias")]
-    optimizer = torch.optim.Adam(
-        [{"params": weights, "weight_decay": L2}, {"params": biases, "weight_decay": 0.0}], lr=LR
-    )
-    loss_fn = torch.nn.CrossEntropyLoss()
+    model, optimizer, loss_fn = torch_classic(seed)
     rows = []
     for _ in range(epochs):
         totals = defaultdict(float)
