@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
+from estimator_fits import fit_quietly
 from sklearn.exceptions import ConvergenceWarning
 
 from neural_network import MLPClassifier, MLPRegressor, load_model
@@ -18,12 +19,6 @@ def blobs(rng):
     x = rng.normal(size=(90, 4))
     y = (x[:, 0] + x[:, 1] > 0).astype(int) + (x[:, 2] > 0.8)
     return x, y
-
-
-def _quiet_fit(estimator, x, y, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(x, y, **kwargs)
 
 
 def test_lbfgs_reports_scikit_learns_attributes(blobs):
@@ -44,11 +39,11 @@ def test_lbfgs_reports_scikit_learns_attributes(blobs):
 def test_lbfgs_loss_curve_falls_and_warm_start_continues(blobs):
     x, y = blobs
     clf = MLPClassifier((6,), solver="lbfgs", max_iter=15, warm_start=True, random_state=0)
-    _quiet_fit(clf, x, y)
+    fit_quietly(clf, x, y)
     first = list(clf.loss_curve_)
     assert len(first) == 15 and all(np.diff(first) <= 0)
     network = clf.model_
-    _quiet_fit(clf, x, y)
+    fit_quietly(clf, x, y)
     assert clf.model_ is network and clf.n_iter_ == 15 and clf.loss_curve_[:15] == first
     # The second fit starts from the first one's weights: it only lowers the loss further.
     assert clf.loss_curve_[15] <= first[-1] and clf.t_ == 30 * len(x)
@@ -111,7 +106,7 @@ def test_lbfgs_refuses_what_its_objective_cannot_do(blobs, params, message):
 
 def test_warm_start_refuses_other_classes_in_scikit_learns_words(blobs):
     x, y = blobs
-    clf = _quiet_fit(MLPClassifier((4,), solver="lbfgs", max_iter=5, warm_start=True), x, y)
+    clf = fit_quietly(MLPClassifier((4,), solver="lbfgs", max_iter=5, warm_start=True), x, y)
     message = "as in the previous call to fit. Previously got [0 1 2], `y` has [0 1]"
     with pytest.raises(ValueError, match=re.escape(message)):
         clf.fit(x, np.minimum(y, 1))
@@ -119,7 +114,7 @@ def test_warm_start_refuses_other_classes_in_scikit_learns_words(blobs):
 
 def test_lbfgs_fit_saves_and_loads(blobs, tmp_path):
     x, y = blobs
-    clf = _quiet_fit(MLPClassifier((5,), solver="lbfgs", max_iter=20, random_state=0), x, y)
+    clf = fit_quietly(MLPClassifier((5,), solver="lbfgs", max_iter=20, random_state=0), x, y)
     clf.save(tmp_path / "clf.npz")
     loaded = load_model(tmp_path / "clf.npz")
     np.testing.assert_array_equal(loaded.predict_proba(x), clf.predict_proba(x))
@@ -131,8 +126,8 @@ def test_lbfgs_integer_weights_train_as_repeated_samples(blobs):
     weights = np.arange(len(x)) % 3  # 0 leaves a sample out, 2 repeats it
     repeated = np.repeat(np.arange(len(x)), weights)
     params = {"hidden_layer_sizes": (5,), "solver": "lbfgs", "max_iter": 15, "random_state": 0}
-    weighted = _quiet_fit(MLPClassifier(**params), x, y, sample_weight=weights)
-    plain = _quiet_fit(MLPClassifier(**params), x[repeated], y[repeated])
+    weighted = fit_quietly(MLPClassifier(**params), x, y, sample_weight=weights)
+    plain = fit_quietly(MLPClassifier(**params), x[repeated], y[repeated])
     assert weighted.loss_ == pytest.approx(plain.loss_, rel=1e-8)
     np.testing.assert_allclose(weighted.predict_proba(x), plain.predict_proba(x), atol=1e-7)
 
@@ -147,12 +142,12 @@ def test_lbfgs_warning_points_at_the_callers_fit(blobs):
 def test_lbfgs_trains_in_float32_for_float32_input(blobs):
     x, y = blobs
     clf = MLPClassifier((4,), solver="lbfgs", max_iter=10, random_state=0)
-    _quiet_fit(clf, x.astype(np.float32), y)
+    fit_quietly(clf, x.astype(np.float32), y)
     assert clf.coefs_[0].dtype == np.float32 and np.isfinite(clf.loss_)
 
 
 def test_lbfgs_verbose_prints_each_iteration(blobs, capsys):
     x, y = blobs
-    clf = _quiet_fit(MLPClassifier((4,), solver="lbfgs", max_iter=4, verbose=True), x, y)
+    clf = fit_quietly(MLPClassifier((4,), solver="lbfgs", max_iter=4, verbose=True), x, y)
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"Iteration {i}, loss = {clf.loss_curve_[i - 1]:.8f}" for i in (1, 2, 3, 4)]

@@ -1,14 +1,14 @@
 """MLPClassifier on a label-indicator y: sigmoid outputs and binary cross-entropy."""
 
 import re
-import warnings
 
 import numpy as np
 import pytest
 from scipy.special import xlogy
 
 pytest.importorskip("sklearn")
-from sklearn.exceptions import ConvergenceWarning, DataConversionWarning
+from estimator_fits import fit_quietly
+from sklearn.exceptions import DataConversionWarning
 
 from neural_network import MLPClassifier, load_model
 
@@ -20,15 +20,9 @@ def labels(rng):
     return x, y
 
 
-def _fit(clf, x, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return clf.fit(x, y)
-
-
 def test_multilabel_fit_predicts_an_indicator_matrix(labels):
     x, y = labels
-    clf = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=300, random_state=0), x, y)
+    clf = fit_quietly(MLPClassifier((8,), solver="lbfgs", max_iter=300, random_state=0), x, y)
     assert clf.classes_.tolist() == [0, 1, 2] and clf.out_activation_ == "logistic"
     assert clf.n_outputs_ == 3
     predicted = clf.predict(x)
@@ -44,7 +38,9 @@ def test_multilabel_fit_predicts_an_indicator_matrix(labels):
 
 def test_multilabel_loss_is_the_summed_binary_cross_entropy(labels):
     x, y = labels
-    clf = _fit(MLPClassifier((6,), solver="lbfgs", alpha=0.0, max_iter=20, random_state=0), x, y)
+    clf = fit_quietly(
+        MLPClassifier((6,), solver="lbfgs", alpha=0.0, max_iter=20, random_state=0), x, y
+    )
     p = clf.predict_proba(x)
     # xlogy: a label predicted with probability exactly 1 adds 0, not 0 * log(0)
     by_hand = -np.mean(np.sum(xlogy(y, p) + xlogy(1 - y, 1 - p), axis=1))
@@ -53,7 +49,7 @@ def test_multilabel_loss_is_the_summed_binary_cross_entropy(labels):
 
 def test_multilabel_early_stopping_scores_subset_accuracy(labels):
     x, y = labels
-    clf = _fit(MLPClassifier((8,), early_stopping=True, max_iter=30, random_state=0), x, y)
+    clf = fit_quietly(MLPClassifier((8,), early_stopping=True, max_iter=30, random_state=0), x, y)
     scores = clf.validation_scores_
     assert len(scores) == clf.n_iter_ and all(0 <= s <= 1 for s in scores)
     assert clf.best_validation_score_ == max(scores)
@@ -71,7 +67,7 @@ def test_multilabel_partial_fit_continues(labels):
 
 def test_multilabel_saves_and_loads(labels, tmp_path):
     x, y = labels
-    clf = _fit(MLPClassifier((8,), early_stopping=True, max_iter=5, random_state=0), x, y)
+    clf = fit_quietly(MLPClassifier((8,), early_stopping=True, max_iter=5, random_state=0), x, y)
     clf.save(tmp_path / "multilabel.npz")
     loaded = load_model(tmp_path / "multilabel.npz")
     np.testing.assert_array_equal(loaded.predict(x), clf.predict(x))
@@ -92,7 +88,7 @@ def test_multilabel_refuses_single_label_options(labels, params, message):
 
 def test_warm_start_refuses_another_kind_of_y(labels):
     x, y = labels
-    clf = _fit(MLPClassifier((4,), max_iter=2, warm_start=True, random_state=0), x, y)
+    clf = fit_quietly(MLPClassifier((4,), max_iter=2, warm_start=True, random_state=0), x, y)
     with pytest.raises(ValueError, match="fitted on a label-indicator matrix"):
         clf.fit(x, np.arange(len(x)) % 3)  # the same classes_, one label per sample
 
@@ -100,5 +96,5 @@ def test_warm_start_refuses_another_kind_of_y(labels):
 def test_a_column_vector_y_warns_and_fits_as_labels(labels):
     x, y = labels
     with pytest.warns(DataConversionWarning, match="column-vector y"):
-        clf = _fit(MLPClassifier((4,), max_iter=2, random_state=0), x, y[:, :1])
+        clf = fit_quietly(MLPClassifier((4,), max_iter=2, random_state=0), x, y[:, :1])
     assert clf.out_activation_ == "softmax" and clf.predict(x).shape == (len(x),)

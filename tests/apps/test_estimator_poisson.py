@@ -1,12 +1,10 @@
 """MLPRegressor(loss="poisson"): half the Poisson deviance with a log link."""
 
-import warnings
-
 import numpy as np
 import pytest
 
 pytest.importorskip("sklearn")
-from sklearn.exceptions import ConvergenceWarning
+from estimator_fits import fit_quietly
 from sklearn.linear_model import PoissonRegressor
 from sklearn.metrics import mean_poisson_deviance
 
@@ -17,12 +15,6 @@ from neural_network import MLPRegressor, load_model
 def counts(rng):
     x = rng.normal(size=(150, 3))
     return x, rng.poisson(np.exp(0.4 * x[:, 0] - 0.3 * x[:, 1] + 1.0)).astype(float)
-
-
-def _fit(estimator, x, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(x, y)
 
 
 def test_poisson_without_hidden_layers_is_the_poisson_glm(counts):
@@ -37,8 +29,11 @@ def test_poisson_without_hidden_layers_is_the_poisson_glm(counts):
 
 def test_poisson_loss_is_half_the_mean_deviance(counts):
     x, y = counts
-    reg = _fit(MLPRegressor((4,), loss="poisson", solver="lbfgs", alpha=0.0, max_iter=30,
-                            random_state=0), x, y)  # fmt: skip
+    reg = fit_quietly(
+        MLPRegressor((4,), loss="poisson", solver="lbfgs", alpha=0.0, max_iter=30, random_state=0),
+        x,
+        y,
+    )
     predicted = reg.predict(x)
     assert (predicted > 0).all()
     assert reg.loss_ == pytest.approx(mean_poisson_deviance(y, predicted) / 2, rel=1e-9)
@@ -54,8 +49,8 @@ def test_poisson_early_stopping_warm_start_and_files(counts, tmp_path):
     x, y = counts
     reg = MLPRegressor((4,), loss="poisson", early_stopping=True, warm_start=True, max_iter=5,
                        learning_rate_init=0.01, random_state=0)  # fmt: skip
-    _fit(reg, x, y)
-    _fit(reg, x, y)  # standardize_targets=True does not apply to counts: nothing to refuse
+    fit_quietly(reg, x, y)
+    fit_quietly(reg, x, y)  # standardize_targets=True does not apply to counts: nothing to refuse
     assert len(reg.validation_scores_) == 10 and reg.target_mean_ is None
     reg.save(tmp_path / "poisson.npz")
     loaded = load_model(tmp_path / "poisson.npz")
