@@ -215,9 +215,7 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         else:
             self._initialize(X, make_rng(self.random_state), settings)
         if self.solver == "lbfgs":  # full batch: no optimiser, mini-batches or validation
-            return fit_lbfgs(
-                self, self._scale(X), targets, weights, settings, continuing=continuing
-            )
+            return fit_lbfgs(self, self._scale(X), targets, weights, settings)
         if not incremental or not hasattr(self, "optimizer_"):  # as scikit-learn: a new
             self.optimizer_ = self._make_optimizer(self.model_, settings)  # one per fit
             if incremental and self._sgd_rate() == "invscaling":  # a loaded network: its

@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ...train.lbfgs import LBFGSResult, train_lbfgs
+from .rules import NON_FINITE_WEIGHTS
 
 
 def lbfgs_settings(settings: dict) -> dict:
@@ -41,7 +42,7 @@ def lbfgs_settings(settings: dict) -> dict:
     return {**settings, "early_stopping": False}
 
 
-def fit_lbfgs(estimator, x, targets, weights, settings: dict, *, continuing: bool):
+def fit_lbfgs(estimator, x, targets, weights, settings: dict):
     """Train the estimator's network (built or warm-started by ``fit``) by L-BFGS on the
     whole of ``(x, targets)``, record each iteration in ``history_``, set the fitted
     attributes, and warn as scikit-learn does when it stops before converging.
@@ -79,17 +80,14 @@ def fit_lbfgs(estimator, x, targets, weights, settings: dict, *, continuing: boo
         callback=record,
     )
     if not np.isfinite(estimator.model_.flat.values).all():
-        raise ValueError(
-            "Solver produced non-finite parameter weights. The input data may contain large "
-            "values and need to be preprocessed."
-        )
+        raise ValueError(NON_FINITE_WEIGHTS)
     if result.n_iter == 0 or history.train_loss[-1] != result.loss:
         # The weights scipy returned are not those of the last iteration recorded (none
         # ran, or it stopped inside a line search): the curve ends on their loss.
         _record_iteration(history, result.loss, time.perf_counter() - clock[0])
     estimator._set_fitted_attributes(epochs_before)
     estimator.n_iter_ = result.n_iter
-    estimator.t_ = (getattr(estimator, "t_", 0) if continuing else 0) + x.shape[0] * result.n_iter
+    estimator.t_ += x.shape[0] * result.n_iter  # 0 after a fresh start
     if not result.converged:
         warnings.warn(convergence_message(result, settings["epochs"]), ConvergenceWarning,
                       stacklevel=5)  # fmt: skip
