@@ -50,4 +50,4 @@ def scale_sparse(scaler: MinMaxScaler | None, X, dtype: np.dtype):
             f"X holds values beyond {np.dtype(dtype)}'s range ({limit:.3g}) after scaling; "
             'scale them, or use dtype="float64"'
         )
-    return x.astype(dtype)
+    return x.astype(dtype, copy=False)  # x is already this function's own copy
