@@ -157,6 +157,7 @@ class _DeviceTraining:
         loss_sum, grad = cross_entropy_sum(logits, y_batch, self.rows[: len(batch)])
         self.correct[slot] = (logits.argmax(axis=1) == y_batch).sum()
         model.backward(grad)
+        run.set_batch_l2(len(batch), None)  # weights stay on the host: the run has none
         penalty, grad_norm = self.step_on_device(scalars)
         for callback in self.step_hooks:
             callback.on_step_end(run)

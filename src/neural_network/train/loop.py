@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..checks import check_bool, check_positive_int
+from ..checks import check_bool, check_positive_int, check_real
 from ..core.devices import array_module
 from ..core.layers import Dense
 from ..core.losses import SoftmaxCrossEntropy
@@ -226,6 +226,7 @@ def fit(
     sample_weight: np.ndarray | None = None,
     threads: ThreadsSetting = "auto",
     shuffle: bool = True,
+    batch_l2: float | None = None,
 ) -> History:
     """Train ``model`` with mini-batch gradient descent on softmax cross-entropy (or ``loss``).
 
@@ -259,6 +260,10 @@ def fit(
             resumes). See :mod:`neural_network.core.threads`.
         shuffle: Shuffle the samples every epoch (with ``rng``); ``False`` takes the batches
             in the data's order every epoch and draws nothing from ``rng`` for them.
+        batch_l2: ``None`` keeps ``optimizer.l2`` as it is. A number is scikit-learn's
+            ``alpha``: before each step ``optimizer.l2`` becomes ``batch_l2`` divided by the
+            batch's total sample weight (its size without weights), so the batch's penalty
+            is ``0.5 * batch_l2 * sum(W**2) / sum(w)``; a smaller last batch is penalised more.
 
     Returns:
         The History of the run (``history`` itself when given).
@@ -283,11 +288,15 @@ def fit(
             raise TypeError(f"callbacks must be Callback instances; got {type(callback).__name__}")
     loss = SoftmaxCrossEntropy() if loss is None else loss
     x, labels = check_dataset(model, x, labels, loss=loss)
+    if batch_l2 is not None:
+        batch_l2 = check_real("batch_l2", batch_l2, "[0, inf)")
     sample_weight = check_sample_weight(sample_weight, x.shape[0])
     if sample_weight is not None and not sample_weight.all():
         kept = np.flatnonzero(sample_weight)
         x, labels, sample_weight = x[kept], labels[kept], sample_weight[kept]
     if sample_weight is not None and (sample_weight == sample_weight[0]).all():
+        if batch_l2 is not None:  # a batch's weight is then its size times that weight
+            batch_l2 /= float(sample_weight[0])
         sample_weight = None  # equal weights are the plain mean: take its exact arithmetic
     _warn_if_unscaled(x)
     if validation_data is not None:
@@ -310,6 +319,7 @@ def fit(
         sample_weight=sample_weight,
         threads=chooser,
         shuffle=shuffle,
+        batch_l2=batch_l2,
     )
     with chooser:
         try:
@@ -420,6 +430,7 @@ def _train(run: TrainingRun) -> None:
                 x_batch = callback.on_batch_begin(x_batch, run)
             y_batch = labels[batch]
             w_batch = None if weights is None else weights[batch]
+            run.set_batch_l2(len(batch), w_batch)
             logits = model.forward(x_batch, training=True)
             loss = criterion.forward(logits, y_batch, w_batch)
             if criterion.classifies:

@@ -40,6 +40,8 @@ class TrainingRun:
         threads: The chooser of BLAS thread counts (``threads.threads`` is the current one).
         shuffle: Whether each epoch's batches follow a permutation drawn from ``rng`` (else
             the data's order).
+        batch_l2: ``None``, or the L2 strength each step divides by its batch's total sample
+            weight (its size without weights) to set ``optimizer.l2`` (see ``fit``).
     """
 
     model: Sequential
@@ -58,3 +60,11 @@ class TrainingRun:
     sample_weight: np.ndarray | None = None
     threads: ThreadChooser = field(default_factory=ThreadChooser)
     shuffle: bool = True
+    batch_l2: float | None = None
+
+    def set_batch_l2(self, n_samples: int, weights: np.ndarray | None) -> None:
+        """With ``batch_l2``, set ``optimizer.l2`` for a batch of ``n_samples`` samples of
+        these ``weights`` (``None``: unweighted)."""
+        if self.batch_l2 is not None:
+            total = n_samples if weights is None else float(weights.sum())
+            self.optimizer.l2 = self.batch_l2 / total
