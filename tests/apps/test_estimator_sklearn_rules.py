@@ -128,13 +128,16 @@ def test_adam_ignores_learning_rate_as_scikit_learn_does(data):
     assert clf.history_.lr == [0.001] * 3
 
 
-@pytest.mark.parametrize(("batch_size", "divisor"), [("auto", 200), (16, 16)])
-def test_alpha_is_divided_by_the_batch_size(data, batch_size, divisor):
+@pytest.mark.parametrize(("batch_size", "last_batch"), [("auto", 120), (16, 120 - 7 * 16)])
+def test_alpha_is_divided_by_the_batch_size(data, batch_size, last_batch):
+    """scikit-learn divides by the actual batch: all 120 samples for "auto" (not 200), and
+    the smaller last batch by its own size (the step-by-step check is in test_estimator_alpha)."""
     x, y = data
+    assert len(x) == 120
     clf = MLPClassifier((8,), alpha=0.3, batch_size=batch_size, max_iter=1)
     with pytest.warns(ConvergenceWarning):
         clf.fit(x, y)
-    assert clf.optimizer_.l2 == pytest.approx(0.3 / divisor)
+    assert clf.optimizer_.l2 == pytest.approx(0.3 / last_batch)
 
 
 def test_fitted_attributes_have_scikit_learns_shapes(data):

@@ -191,6 +191,12 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         if incremental and settings["early_stopping"]:  # scikit-learn's rule and message
             raise ValueError("partial_fit does not support early_stopping=True")
         continuing = hasattr(self, "model_") and (incremental or settings["warm_start"])
+        # coefs_/intercepts_ assigned before any fit: scikit-learn trains from them when it
+        # continues (partial_fit, warm start) and draws new weights otherwise.
+        assigned = self._has_assigned_parameters() and not hasattr(self, "model_")
+        if assigned and not (incremental or settings["warm_start"]):
+            self._forget_assigned_parameters()
+            assigned = False
         X, y = validate_data(
             self,
             X,
@@ -213,7 +219,11 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             self._check_continuation(settings)
             self.model_.to(settings["device"])
         else:
+            counters = _assigned_counters(self) if assigned else {}
             self._initialize(X, make_rng(self.random_state), settings)
+            if assigned:
+                self._take_assigned_parameters()
+                self.__dict__.update(counters)
         if self.solver == "lbfgs":  # full batch: no optimiser, mini-batches or validation
             return fit_lbfgs(self, self._scale(X), targets, weights, settings)
         if not incremental or not hasattr(self, "optimizer_"):  # as scikit-learn: a new
@@ -391,12 +401,6 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         if self.verbose:
             callbacks.append(PrintIterations())
         batch_size = batch_size_for(settings["batch_size"], x.shape[0])
-        # scikit-learn's alpha divides the penalty 0.5 * alpha * |W|^2 by the batch size;
-        # the optimiser's l2 is the coefficient of the penalty itself. The nominal size (200
-        # for "auto"), not the one capped at n_samples, so that weighting a sample 2 and
-        # repeating it still train alike.
-        nominal = 200 if settings["batch_size"] == "auto" else settings["batch_size"]
-        self.optimizer_.l2 = settings["l2"] / nominal
         try:
             fit(
                 self.model_,
@@ -412,6 +416,9 @@ class BaseMLP(FittedAttributes, BaseEstimator):
                 loss=self._make_loss(settings),
                 sample_weight=weights,
                 shuffle=settings["shuffle"],
+                # scikit-learn's alpha: each batch's penalty 0.5 * alpha * |W|^2 is divided
+                # by that batch's sample-weight sum (its size when unweighted).
+                batch_l2=settings["l2"],
             )
         except TrainingDivergedError as error:
             raise NonFiniteWeightsError(error) from error
@@ -464,6 +471,23 @@ def _check_dtype(dtype) -> np.dtype | None:
     if isinstance(dtype, str) and dtype in DTYPES:
         return np.dtype(dtype)
     raise ValueError(f"Unknown dtype {dtype!r}; expected None or one of {list(DTYPES)}")
+
+
+def _assigned_counters(estimator) -> dict:
+    """``t_`` and ``_no_improvement_count`` assigned with the weights of an unfitted
+    estimator, which training then continues (scikit-learn's meanings).
+
+    Raises:
+        ValueError: unless each is a non-negative integer.
+    """
+    counters = {}
+    for name in ("t_", "_no_improvement_count"):
+        if name in estimator.__dict__:
+            value = estimator.__dict__[name]
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+            counters[name] = int(value)
+    return counters
 
 
 def _drop_unweighted(X, targets, weights):

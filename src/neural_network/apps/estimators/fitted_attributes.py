@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core import devices
 from ...core.layers import Dense
 from .rules import LearningRateView
 
@@ -28,21 +29,124 @@ class FittedAttributes:
     @property
     def coefs_(self) -> list[np.ndarray]:
         """The weight matrices, ``coefs_[i]`` of shape ``(n_in, n_out)`` of layer ``i``, as
-        in scikit-learn (views of the network's weights: read them, do not resize them)."""
+        in scikit-learn (views of the network's weights: read them, do not resize them).
+
+        Assigning a list of matrices sets the weights: on a fitted estimator at once (each
+        of the shape it has), on an unfitted one at the start of the next :meth:`partial_fit`
+        (or warm-started :meth:`fit`), which then trains from them, as scikit-learn does.
+        """
+        if "model_" not in self.__dict__ and _ASSIGNED_COEFS in self.__dict__:
+            return self.__dict__[_ASSIGNED_COEFS]
         return [layer.weight.value for layer in self._dense_layers()]
+
+    @coefs_.setter
+    def coefs_(self, coefs) -> None:
+        self._assign("coefs_", coefs)
 
     @property
     def intercepts_(self) -> list[np.ndarray]:
-        """The bias vectors, ``intercepts_[i]`` of shape ``(n_out,)`` of layer ``i``."""
+        """The bias vectors, ``intercepts_[i]`` of shape ``(n_out,)`` of layer ``i``;
+        assigned as ``coefs_`` is."""
+        if "model_" not in self.__dict__ and _ASSIGNED_INTERCEPTS in self.__dict__:
+            return self.__dict__[_ASSIGNED_INTERCEPTS]
         return [layer.bias.value for layer in self._dense_layers()]
+
+    @intercepts_.setter
+    def intercepts_(self, intercepts) -> None:
+        self._assign("intercepts_", intercepts)
 
     @property
     def n_layers_(self) -> int:
-        """Number of layers, input and output included, as scikit-learn counts them."""
+        """Number of layers, input and output included, as scikit-learn counts them. It
+        follows from the network: assigning another number to a fitted estimator is refused
+        (to an unfitted one, it is kept until the network is built)."""
+        if "model_" not in self.__dict__ and _ASSIGNED_N_LAYERS in self.__dict__:
+            return self.__dict__[_ASSIGNED_N_LAYERS]
         return len(self._dense_layers()) + 1
+
+    @n_layers_.setter
+    def n_layers_(self, n_layers) -> None:
+        if "model_" not in self.__dict__:
+            self.__dict__[_ASSIGNED_N_LAYERS] = n_layers
+            return
+        if n_layers != self.n_layers_:
+            raise ValueError(
+                f"n_layers_={n_layers!r} but the fitted network has {self.n_layers_} layers "
+                "(input and output included); it follows from hidden_layer_sizes"
+            )
 
     @property
     def loss_(self) -> float:
         """The training loss of the last epoch (L2 penalty included)."""
         self._dense_layers()
         return self.loss_curve_[-1]
+
+    def _assign(self, name: str, arrays) -> None:
+        """``coefs_`` or ``intercepts_`` set by the user: kept for the next fit while the
+        estimator is unfitted (the list itself, which may still be filled in), else copied
+        into the network's weights."""
+        if "model_" not in self.__dict__:
+            self.__dict__[_ASSIGNED_COEFS if name == "coefs_" else _ASSIGNED_INTERCEPTS] = arrays
+            return
+        layers = self._dense_layers()
+        parameters = [layer.weight if name == "coefs_" else layer.bias for layer in layers]
+        set_parameter_values(name, arrays, [parameter.value for parameter in parameters])
+
+    def _take_assigned_parameters(self) -> bool:
+        """Copy ``coefs_`` and ``intercepts_`` assigned before the network was built into
+        it (now built), and forget them; whether any were assigned.
+
+        Raises:
+            ValueError: for a list or an array of a shape other than the network's.
+        """
+        assigned = False
+        for name, key in (("coefs_", _ASSIGNED_COEFS), ("intercepts_", _ASSIGNED_INTERCEPTS)):
+            if key in self.__dict__:
+                self._assign(name, self.__dict__.pop(key))
+                assigned = True
+        self.__dict__.pop(_ASSIGNED_N_LAYERS, None)
+        return assigned
+
+    def _has_assigned_parameters(self) -> bool:
+        """Whether ``coefs_`` or ``intercepts_`` were assigned to the unfitted estimator."""
+        return _ASSIGNED_COEFS in self.__dict__ or _ASSIGNED_INTERCEPTS in self.__dict__
+
+    def _forget_assigned_parameters(self) -> None:
+        for key in (_ASSIGNED_COEFS, _ASSIGNED_INTERCEPTS, _ASSIGNED_N_LAYERS):
+            self.__dict__.pop(key, None)
+
+
+# Where coefs_, intercepts_ and n_layers_ assigned to an unfitted estimator wait.
+_ASSIGNED_COEFS = "_assigned_coefs"
+_ASSIGNED_INTERCEPTS = "_assigned_intercepts"
+_ASSIGNED_N_LAYERS = "_assigned_n_layers"
+
+
+def set_parameter_values(name: str, arrays, targets: list) -> None:
+    """Copy ``arrays`` into the parameter arrays ``targets`` (host or device), each of its
+    own shape, after checking all of them (nothing is copied if one is wrong).
+
+    Raises:
+        ValueError: for a count or a shape that differs, or values that are not finite reals.
+    """
+    shapes = [tuple(target.shape) for target in targets]
+    if isinstance(arrays, (str, bytes)) or not hasattr(arrays, "__len__"):
+        raise ValueError(f"{name} must be a list of {len(targets)} arrays of shapes {shapes}")
+    if len(arrays) != len(targets):
+        raise ValueError(
+            f"{name} has {len(arrays)} arrays but the network has {len(targets)} layers "
+            f"(shapes {shapes})"
+        )
+    values = []
+    for i, (array, shape) in enumerate(zip(arrays, shapes, strict=True)):
+        try:
+            value = np.asarray(array, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}[{i}] is not an array of real numbers") from None
+        if value.shape != shape:
+            raise ValueError(f"{name}[{i}] has shape {value.shape}; the network's is {shape}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{name}[{i}] holds NaN or infinite values")
+        values.append(value)
+    for target, value in zip(targets, values, strict=True):
+        devices.copy_into(target, value.astype(target.dtype))
