@@ -67,7 +67,8 @@ def test_one_sgd_epoch_matches_scikit_learn(weighted, n_classes):
         warnings.simplefilter("ignore", ConvergenceWarning)
         theirs.fit(x, y, sample_weight=sample_weight)
         ours.fit(x, y, sample_weight=sample_weight)
-    for mine, reference in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
+    pairs = zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_, strict=True)
+    for mine, reference in pairs:
         np.testing.assert_allclose(mine, reference, rtol=1e-12, atol=1e-12)
 
 

@@ -7,9 +7,9 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from estimator_fits import fit_quietly  # noqa: E402
+from estimator_fits import fit_quietly
 
-from neural_network import MLPClassifier, MLPRegressor  # noqa: E402
+from neural_network import MLPClassifier, MLPRegressor
 
 
 def _data():
@@ -44,7 +44,8 @@ def test_a_wrong_shape_is_named_and_nothing_changes(rng):
     clf = fit_quietly(MLPClassifier((4,), max_iter=2, random_state=0), x, y)
     before = clf.model_.flat.values.copy()
     coefs, _ = _weights(rng)
-    with pytest.raises(ValueError, match=r"coefs_\[1\] has shape \(4, 2\); the network's is \(4, 3\)"):
+    wrong = r"coefs_\[1\] has shape \(4, 2\); the network's is \(4, 3\)"
+    with pytest.raises(ValueError, match=wrong):
         clf.coefs_ = [coefs[0], np.zeros((4, 2))]
     with pytest.raises(ValueError, match="intercepts_ has 1 arrays but the network has 2"):
         clf.intercepts_ = [np.zeros(4)]
@@ -59,8 +60,8 @@ def test_a_wrong_shape_is_named_and_nothing_changes(rng):
 def test_an_unfitted_estimator_trains_from_assigned_weights(rng, how):
     x, y = _data()
     coefs, intercepts = _weights(rng)
-    settings = {"solver": "sgd", "momentum": 0.0, "max_iter": 1, "dtype": "float64", "random_state": 0,
-                "shuffle": False, "hidden_layer_sizes": (4,)}  # fmt: skip
+    settings = {"solver": "sgd", "momentum": 0.0, "max_iter": 1, "dtype": "float64",
+                "random_state": 0, "shuffle": False, "hidden_layer_sizes": (4,)}  # fmt: skip
     assigned = MLPClassifier(**settings, warm_start=how == "warm_start")
     assigned.coefs_ = [None, None]  # filled in after assigning, as scikit-learn's tests do
     assigned.coefs_[0], assigned.coefs_[1] = coefs
@@ -96,7 +97,8 @@ def test_assigned_weights_of_the_wrong_shape_are_refused_at_partial_fit(rng):
     coefs, intercepts = _weights(rng)
     regressor = MLPRegressor((4,))
     regressor.coefs_, regressor.intercepts_ = coefs, intercepts  # 3 outputs for a 1-D y
-    with pytest.raises(ValueError, match=r"coefs_\[1\] has shape \(4, 3\); the network's is \(4, 1\)"):
+    wrong = r"coefs_\[1\] has shape \(4, 3\); the network's is \(4, 1\)"
+    with pytest.raises(ValueError, match=wrong):
         regressor.partial_fit(x, y.astype(float))
 
 
