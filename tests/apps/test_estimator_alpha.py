@@ -47,7 +47,7 @@ def _start(estimator, x, y, coefs, intercepts):
 
 
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("n_classes", [3])
+@pytest.mark.parametrize("n_classes", [2, 3])
 def test_one_sgd_epoch_matches_scikit_learn(weighted, n_classes):
     x, y, weights = _data(n_classes)
     n_out = 1 if n_classes == 2 else n_classes

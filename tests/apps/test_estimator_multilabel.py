@@ -97,4 +97,10 @@ def test_a_column_vector_y_warns_and_fits_as_labels(labels):
     x, y = labels
     with pytest.warns(DataConversionWarning, match="column-vector y"):
         clf = fit_quietly(MLPClassifier((4,), max_iter=2, random_state=0), x, y[:, :1])
-    assert clf.out_activation_ == "softmax" and clf.predict(x).shape == (len(x),)
+    # One label per sample, of two classes: scikit-learn's binary classifier, not multilabel.
+    assert not clf._multilabel and clf.predict(x).shape == (len(x),)
+    assert (clf.out_activation_, clf.n_outputs_, clf.predict_proba(x).shape) == (
+        "logistic",
+        1,
+        (len(x), 2),
+    )

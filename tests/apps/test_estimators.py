@@ -311,7 +311,7 @@ def test_load_refuses_a_file_whose_settings_do_not_fit_its_network(tmp_path, rng
         kind="mlp_classifier",
         config=config,
         arrays=arrays,
-        classes=[0, 1],
+        classes=[1],  # one logistic output: the label of classes_[1]
     )
     with pytest.raises(ModelFileError, match="does not match"):
         load_model(tmp_path / "bad.npz")

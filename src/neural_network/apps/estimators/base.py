@@ -79,6 +79,10 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         """The training weights from the sample weights (the classifier adds class weights)."""
         return weights
 
+    def _loss_targets(self, targets: np.ndarray) -> np.ndarray:
+        """The targets as the loss takes them (the classifier's binary case: a 0/1 column)."""
+        return targets
+
     def _validation_scores(self) -> list[float] | None:
         raise NotImplementedError
 
@@ -215,6 +219,7 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         X, targets, weights = _drop_unweighted(
             X, targets, self._weigh(weights, targets, incremental=incremental)
         )
+        targets = self._loss_targets(targets)
         if continuing:
             self._check_continuation(settings)
             self.model_.to(settings["device"])

@@ -11,6 +11,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from ...core.devices import check_device
 from ...core.link_losses import SigmoidBinaryCrossEntropy
 from ...core.losses import SoftmaxCrossEntropy, log_softmax
 from ...io.archive import ModelFileError
@@ -35,6 +36,9 @@ from .weights import class_weights, combine_weights
 _CLASS_DTYPE_KINDS = "biufUO"
 # What a multilabel classifier's file adds to the config.
 _MULTILABEL_KEYS = {"multilabel", "validation_scores"}
+# What a binary classifier's file with one logistic output adds: both labels (the file's
+# classes are one per output unit) and its validation accuracies.
+_BINARY_KEYS = {"binary_classes", "validation_scores"}
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -263,8 +267,21 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return self.__dict__.get("_indicator_y", False)
 
     @property
+    def _binary(self) -> bool:
+        """Whether the classifier has two classes and one logistic output unit (the
+        probability of ``classes_[1]``), as scikit-learn's; ``False`` for a network with
+        two softmax units (trained on a GPU, or read from an older model file)."""
+        return self.__dict__.get("_logistic_binary", False)
+
+    @property
+    def _logistic(self) -> bool:
+        """Whether the outputs are sigmoid units on binary cross-entropy (multilabel, or
+        binary with one unit): then the validation score is recorded by ``SubsetAccuracy``."""
+        return self._multilabel or self._binary
+
+    @property
     def _out_activation(self) -> str:
-        return "logistic" if self._multilabel else "softmax"
+        return "logistic" if self._logistic else "softmax"
 
     def _strata(self, targets: np.ndarray) -> np.ndarray | None:
         """scikit-learn's strata: the classes as its classifier encodes them to train (one
@@ -280,7 +297,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _split_hint(self, targets: np.ndarray) -> str:
         if self._multilabel:
             return super()._split_hint(targets)
-        counts = np.bincount(targets, minlength=len(self.classes_))
+        labels = targets.reshape(-1).astype(np.intp)  # a binary 0/1 column, or class ids
+        counts = np.bincount(labels, minlength=len(self.classes_))
         present = counts > 0
         return (
             f"{super()._split_hint(targets)}, stratified by class, as scikit-learn's "
@@ -359,12 +377,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         logits = self._outputs(X)  # checks that the estimator is fitted
         if self._multilabel:
             return predict_indicators(logits)
+        if self._binary:  # classes_[1] where its probability is above 0.5
+            return self.classes_[predict_indicators(logits)[:, 0]]
         return self.classes_[logits.argmax(axis=1)]
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Log class probabilities, shape ``(n_samples, n_classes)``, in the order of
         ``classes_``; computed from the logits in float64, so finite for any input."""
         logits = self._outputs(X)
+        if self._binary:  # log(1 - p) = log(sigmoid(-z)), each side exact for large |z|
+            return log_probabilities(np.hstack([-logits, logits]))
         return log_probabilities(logits) if self._multilabel else log_softmax(logits)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -373,6 +395,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         outputs: a row need not sum to 1)."""
         if self._multilabel:
             return probabilities(self._outputs(X))
+        if self._binary:  # scikit-learn's [1 - p, p]
+            positive = probabilities(self._outputs(X))
+            return np.hstack([1 - positive, positive])
         return np.exp(self.predict_log_proba(X))
 
     def save(self, path: str | os.PathLike) -> None:
@@ -392,17 +417,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """
         check_is_fitted(self)
         config = {"classes_dtype": self.classes_.dtype.str}
-        if self._multilabel:  # older files, and single-label ones, have neither key
+        classes = self.classes_.tolist()
+        if self._logistic:  # older files, and softmax ones, have neither key
             validated = bool(self.history_.val_loss)
             scores = self._subset_accuracy if validated else []
-            config.update(multilabel=True, validation_scores=list(scores))
+            config["validation_scores"] = list(scores)
+            if self._multilabel:
+                config["multilabel"] = True
+            else:  # one label per output unit: the unit's is classes_[1]
+                config["binary_classes"], classes = classes, classes[1:]
         save_estimator(
-            self,
-            path,
-            kind="mlp_classifier",
-            config=config,
-            arrays={},
-            classes=self.classes_.tolist(),
+            self, path, kind="mlp_classifier", config=config, arrays={}, classes=classes
         )
 
     @classmethod
@@ -413,20 +438,38 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ModelFileError: for settings that are invalid or do not describe the network.
         """
         n_classes = model_file.model.n_classes
-        multilabel = "multilabel" in model_file.config
-        own_keys = {"classes_dtype"} | (_MULTILABEL_KEYS if multilabel else set())
+        config = model_file.config
+        multilabel = "multilabel" in config
+        binary = "binary_classes" in config and not multilabel
+        own_keys = {"classes_dtype"}
+        if multilabel:
+            own_keys |= _MULTILABEL_KEYS
+        elif binary:
+            own_keys |= _BINARY_KEYS
         estimator, _ = restore_estimator(
             cls, model_file, n_outputs=n_classes, own_keys=frozenset(own_keys)
         )
-        if multilabel:
-            estimator._indicator_y = True
+        labels = model_file.classes
+        if multilabel and config["multilabel"] is not True:
+            raise ModelFileError("a multilabel classifier's file says multilabel: true")
+        if binary:
+            labels = config["binary_classes"]
+            if not (
+                isinstance(labels, list) and len(labels) == 2 and labels[1:] == model_file.classes
+            ):
+                raise ModelFileError(
+                    "binary_classes must be the two class labels, the second the output's "
+                    f"({model_file.classes!r}); got {labels!r}"
+                )
+        if multilabel or binary:
+            estimator._indicator_y, estimator._logistic_binary = multilabel, binary
             estimator._subset_accuracy = restore_subset_accuracy(model_file, estimator)
-        dtype = model_file.config["classes_dtype"]
+        dtype = config["classes_dtype"]
         if not isinstance(dtype, str) or np.dtype(dtype).kind not in _CLASS_DTYPE_KINDS:
             raise ModelFileError(f"classes dtype {dtype!r} is not a label dtype")
-        classes = np.asarray(model_file.classes, dtype=np.dtype(dtype))
-        if classes.ndim != 1 or classes.tolist() != model_file.classes:
-            raise ModelFileError(f"classes {model_file.classes!r} do not fit dtype {dtype!r}")
+        classes = np.asarray(labels, dtype=np.dtype(dtype))
+        if classes.ndim != 1 or classes.tolist() != labels or len(set(labels)) != len(labels):
+            raise ModelFileError(f"classes {labels!r} do not fit dtype {dtype!r}")
         estimator.classes_ = classes
         score = model_file.config["best_validation_score"]
         if score is not None and not (isinstance(score, (int, float)) and 0 <= score <= 1):
@@ -436,10 +479,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     @property
     def _n_outputs(self) -> int:
-        return len(self.classes_)
+        return 1 if self._binary else len(self.classes_)
 
     def _make_loss(self, settings: dict) -> SoftmaxCrossEntropy | SigmoidBinaryCrossEntropy:
-        return SigmoidBinaryCrossEntropy() if self._multilabel else SoftmaxCrossEntropy()
+        return SigmoidBinaryCrossEntropy() if self._logistic else SoftmaxCrossEntropy()
+
+    def _loss_targets(self, targets: np.ndarray) -> np.ndarray:
+        """Binary: the class ids as the 0/1 column of the one output (``classes_[1]``)."""
+        if self._binary:
+            return (targets == 1).astype(np.float64).reshape(-1, 1)
+        return targets
 
     def _prepare_targets(self, y, sample_weight, *, reset: bool, classes=None) -> np.ndarray:
         if y.ndim == 2 and y.shape[1] == 1:  # scikit-learn warns and takes the column
@@ -465,15 +514,28 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 self.classes_, self._indicator_y = np.arange(y.shape[1]), True
                 self._subset_accuracy: list[float] = []
             return indicator_targets(y, n_labels=None if reset else len(self.classes_))
-        if reset:
-            self._indicator_y = False
-        if reset and classes is None:
+        device = check_device(self.device)
+        if not reset and self._binary and device != "cpu":
+            raise ValueError(
+                f"this classifier's two classes train one logistic output, on the CPU only; "
+                f"got device={self.device!r}: set device='cpu' (or fit afresh with "
+                "warm_start=False to train two softmax outputs on the GPU)"
+            )
+        if not reset:
+            return encode_labels(y, self.classes_)
+        self._indicator_y = False
+        if classes is None:
             classes, labels = np.unique(y, return_inverse=True)
             self.classes_ = check_class_labels(classes)
-            return labels.reshape(-1).astype(np.intp, copy=False)
-        if reset:
+            labels = labels.reshape(-1).astype(np.intp, copy=False)
+        else:
             self.classes_ = classes
-        return encode_labels(y, self.classes_)
+            labels = encode_labels(y, classes)
+        # scikit-learn's binary classifier: one logistic output. The GPU loop trains softmax
+        # outputs only, so there two classes keep two softmax units.
+        self._logistic_binary = len(self.classes_) == 2 and device == "cpu"
+        self._subset_accuracy = []
+        return labels
 
     def _weigh(self, weights, targets, *, incremental: bool):
         if self._multilabel:  # class weights are refused with multilabel y
@@ -488,12 +550,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         return combine_weights(weights, per_class, targets)
 
     def _validation_scores(self) -> list[float]:
-        return list(self._subset_accuracy if self._multilabel else self.history_.val_accuracy)
+        return list(self._subset_accuracy if self._logistic else self.history_.val_accuracy)
 
     def _validation_callbacks(self, validation_data) -> list[Callback]:
-        if validation_data is None or not self._multilabel:
-            return []  # single-label: the loop records the validation accuracy
+        if validation_data is None or not self._logistic:
+            return []  # softmax outputs: the loop records the validation accuracy
         return [SubsetAccuracy(self._subset_accuracy)]
 
     def _validation_score_list(self) -> list[float] | None:
-        return self._subset_accuracy if self._multilabel else None
+        return self._subset_accuracy if self._logistic else None

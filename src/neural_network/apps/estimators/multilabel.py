@@ -86,16 +86,16 @@ class SubsetAccuracy(Callback):
 
 
 def restore_subset_accuracy(model_file: ModelFile, estimator) -> list[float]:
-    """The validation subset accuracies of a multilabel classifier's file.
+    """The validation (subset) accuracies in the file of a classifier with logistic outputs
+    (multilabel, or binary with one output).
 
     Raises:
-        ModelFileError: unless the file says ``multilabel: true`` with one accuracy in
-            ``[0, 1]`` per validated epoch.
+        ModelFileError: unless the file holds one accuracy in ``[0, 1]`` per validated epoch.
     """
     config = model_file.config
     scores, epochs = config["validation_scores"], len(estimator.history_.val_loss)
-    if config["multilabel"] is not True or not isinstance(scores, list) or len(scores) != epochs:
-        raise ModelFileError(f"a multilabel classifier's file holds {epochs} validation scores")
+    if not isinstance(scores, list) or len(scores) != epochs:
+        raise ModelFileError(f"a classifier's file holds {epochs} validation scores")
     if not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in scores):
         raise ModelFileError("validation_scores must be accuracies in [0, 1]")
     return [float(v) for v in scores]
