@@ -426,9 +426,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 config["multilabel"] = True
             else:  # one label per output unit: the unit's is classes_[1]
                 config["binary_classes"], classes = classes, classes[1:]
-        save_estimator(
-            self, path, kind="mlp_classifier", config=config, arrays={}, classes=classes
-        )
+        save_estimator(self, path, kind="mlp_classifier", config=config, arrays={}, classes=classes)
 
     @classmethod
     def _from_model_file(cls, model_file: ModelFile) -> MLPClassifier:
@@ -455,7 +453,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if binary:
             labels = config["binary_classes"]
             if not (
-                isinstance(labels, list) and len(labels) == 2 and labels[1:] == model_file.classes
+                isinstance(labels, list)
+                and len(labels) == 2
+                and labels[1:] == model_file.classes
+                and labels[0] != labels[1]
             ):
                 raise ModelFileError(
                     "binary_classes must be the two class labels, the second the output's "
@@ -468,7 +469,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         if not isinstance(dtype, str) or np.dtype(dtype).kind not in _CLASS_DTYPE_KINDS:
             raise ModelFileError(f"classes dtype {dtype!r} is not a label dtype")
         classes = np.asarray(labels, dtype=np.dtype(dtype))
-        if classes.ndim != 1 or classes.tolist() != labels or len(set(labels)) != len(labels):
+        if classes.ndim != 1 or classes.tolist() != labels:
             raise ModelFileError(f"classes {labels!r} do not fit dtype {dtype!r}")
         estimator.classes_ = classes
         score = model_file.config["best_validation_score"]
