@@ -39,3 +39,25 @@ def test_weights_on_a_gpu_are_refused_with_a_sentence(standin_cuda):
         MLPClassifier((4,), device="cuda", max_iter=1).fit(
             x, y, sample_weight=np.arange(len(x)) % 3 + 1.0
         )
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_two_classes_train_one_logistic_output_on_the_device_as_on_the_host(
+    standin_cuda, early_stopping
+):
+    x, y = _data()
+    settings = {"hidden_layer_sizes": (4,), "max_iter": 3, "random_state": 0, "dtype": "float64",
+                "early_stopping": early_stopping, "batch_size": 16, "alpha": 0.5}  # fmt: skip
+    on_device = MLPClassifier(**settings, device="cuda").fit(x, y)
+    on_host = MLPClassifier(**settings, device="cpu").fit(x, y)
+    assert on_device.model_.device == "cuda"
+    assert (on_device.coefs_[-1].shape, on_device.out_activation_) == ((4, 1), "logistic")
+    np.testing.assert_allclose(on_device.predict_proba(x), on_host.predict_proba(x), rtol=1e-12)
+    np.testing.assert_allclose(on_device.loss_curve_, on_host.loss_curve_, rtol=1e-12)
+    assert on_device.history_.train_accuracy == on_host.history_.train_accuracy == []
+    if early_stopping:
+        np.testing.assert_allclose(
+            on_device.history_.val_loss, on_host.history_.val_loss, rtol=1e-12
+        )
+        assert on_device.validation_scores_ == on_host.validation_scores_
+        assert len(on_device.validation_scores_) == 3

@@ -10,6 +10,7 @@ from device_standin import READS, DeviceArray
 
 from neural_network import build_mlp, evaluate, fit
 from neural_network.core import devices
+from neural_network.core.link_losses import SigmoidBinaryCrossEntropy
 from neural_network.optim.optimizers import SGD, Adam
 from neural_network.train.callbacks import Augment, Callback, EarlyStopping, LRSchedule, MaxNorm
 from neural_network.train.loop import TrainingDivergedError
@@ -150,3 +151,27 @@ def test_an_optimizer_follows_its_model_back_to_the_cpu(standin_cuda):
     fit(model, x, labels, optimizer=optimizer, epochs=1, rng=np.random.default_rng(0))
     assert isinstance(optimizer.m_sum, np.ndarray) and isinstance(model.flat.values, np.ndarray)
     assert optimizer.iterations == 2 * 2
+
+
+def test_a_logistic_output_trains_on_binary_cross_entropy_as_on_the_cpu(standin_cuda):
+    x, labels = make_data()
+    targets = (labels == 1).astype(np.float64).reshape(-1, 1)
+    val_x, val_labels = make_data(60, seed=1)
+    val_targets = (val_labels == 1).astype(np.float64).reshape(-1, 1)
+    results = []
+    for device in ("cpu", "cuda"):
+        model = build_mlp(8, [16], 1, rng=np.random.default_rng(1), dtype=np.float64)
+        model.to(device)
+        history = fit(
+            model, x, targets, optimizer=SGD(model.flat, lr=0.1), epochs=2, batch_size=32,
+            validation_data=(val_x, val_targets), rng=np.random.default_rng(2),
+            loss=SigmoidBinaryCrossEntropy(), batch_l2=0.3,
+        )  # fmt: skip
+        loss = evaluate(model, val_x, val_targets, loss=SigmoidBinaryCrossEntropy())
+        results.append((devices.to_host(model.flat.values), history, loss))
+    (cpu_values, cpu_history, cpu_loss), (gpu_values, gpu_history, gpu_loss) = results
+    np.testing.assert_allclose(gpu_values, cpu_values, atol=1e-12)
+    np.testing.assert_allclose(gpu_history.train_loss, cpu_history.train_loss, rtol=1e-10)
+    np.testing.assert_allclose(gpu_history.val_loss, cpu_history.val_loss, rtol=1e-10)
+    assert gpu_history.train_accuracy == gpu_history.val_accuracy == []
+    assert gpu_loss[1] is None and gpu_loss[0] == pytest.approx(cpu_loss[0], rel=1e-10)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..core import devices
+from ..core.link_losses import sigmoid, softplus
 from ..core.losses import _FLUSH_BELOW, log_softmax
 from ..core.model import Sequential
 from ..optim.device_step import DeviceStep
@@ -53,12 +54,24 @@ def cross_entropy_sum(logits: Any, labels: Any, rows: Any) -> tuple[Any, Any]:
     return loss_sum, exp
 
 
+def binary_cross_entropy_sum(logits: Any, targets: Any) -> tuple[Any, Any]:
+    """Summed binary cross-entropy of ``sigmoid(logits)`` against 0/1 ``targets`` ``(n,
+    n_outputs)``, as a 0-d array, and its gradient ``(sigmoid(z) - y) / n``: the arithmetic
+    of :class:`~neural_network.core.link_losses.SigmoidBinaryCrossEntropy` (a binary
+    classifier's one logistic output), without a read."""
+    loss_sum = (softplus(logits) - targets * logits).sum()
+    grad = sigmoid(logits) - targets
+    grad *= grad.dtype.type(1.0 / len(logits))
+    return loss_sum, grad
+
+
 def evaluate_on_device(
-    model: Sequential, x: Any, labels: Any, *, batch_size: int = 2048
-) -> tuple[float, float]:
+    model: Sequential, x: Any, labels: Any, *, batch_size: int = 2048, logistic: bool = False
+) -> tuple[float, float | None]:
     """:func:`~neural_network.evaluate` for a model on a device: mean cross-entropy and
-    accuracy, accumulated on the device and read once. ``x`` and ``labels`` may be host or
-    device arrays."""
+    accuracy, accumulated on the device and read once (with ``logistic``, the binary
+    cross-entropy of sigmoid outputs against 0/1 targets, and no accuracy, as on the host).
+    ``x`` and ``labels`` may be host or device arrays."""
     xp = devices.array_module(model.device)
     x, labels = devices.to_device(x, xp), devices.to_device(labels, xp)
     sums = xp.zeros(2, dtype=np.float64)  # summed loss, correct predictions
@@ -67,10 +80,13 @@ def evaluate_on_device(
         x_batch = x[start : start + batch_size].astype(model.dtype, copy=False)
         batch_labels = labels[start : start + batch_size]
         logits = model.forward(x_batch, training=False)
+        if logistic:
+            sums[0] += binary_cross_entropy_sum(logits, batch_labels)[0]
+            continue
         sums[0] -= log_softmax(logits)[rows[: len(batch_labels)], batch_labels].sum()
         sums[1] += (logits.argmax(axis=1) == batch_labels).sum()
     loss_sum, correct = devices.to_host(sums)
-    return float(loss_sum) / len(x), float(correct) / len(x)
+    return float(loss_sum) / len(x), None if logistic else float(correct) / len(x)
 
 
 class _EpochStart:
@@ -154,8 +170,11 @@ class _DeviceTraining:
             x_batch = xp.asarray(callback.on_batch_begin(devices.to_host(x_batch), run))
         y_batch = self.labels[batch]
         logits = model.forward(x_batch, training=True)
-        loss_sum, grad = cross_entropy_sum(logits, y_batch, self.rows[: len(batch)])
-        self.correct[slot] = (logits.argmax(axis=1) == y_batch).sum()
+        if run.loss.classifies:
+            loss_sum, grad = cross_entropy_sum(logits, y_batch, self.rows[: len(batch)])
+            self.correct[slot] = (logits.argmax(axis=1) == y_batch).sum()
+        else:  # a logistic output (binary cross-entropy); no accuracy, as on the host
+            loss_sum, grad = binary_cross_entropy_sum(logits, y_batch)
         model.backward(grad)
         run.set_batch_l2(len(batch), None)  # weights stay on the host: the run has none
         penalty, grad_norm = self.step_on_device(scalars)
@@ -213,10 +232,13 @@ def _record_epoch(run: TrainingRun, seconds: float, summary, n_steps: int, valid
     history.epoch_time.append(seconds)
     history.epoch.append(run.epoch)
     history.train_loss.append(float(summary[:n_steps].sum()) / n_samples)
-    history.train_accuracy.append(float(summary[n_steps : 2 * n_steps].sum()) / n_samples)
+    if run.loss.classifies:
+        history.train_accuracy.append(float(summary[n_steps : 2 * n_steps].sum()) / n_samples)
     history.lr.append(run.optimizer.lr)
     history.grad_norm.append(float(summary[2 * n_steps : 3 * n_steps].sum()) / n_steps)
     if validation is not None:
-        val_loss, val_accuracy = evaluate_on_device(run.model, *validation)
+        logistic = not run.loss.classifies
+        val_loss, val_accuracy = evaluate_on_device(run.model, *validation, logistic=logistic)
         history.val_loss.append(val_loss)
-        history.val_accuracy.append(val_accuracy)
+        if val_accuracy is not None:
+            history.val_accuracy.append(val_accuracy)

@@ -27,6 +27,7 @@ import numpy as np
 from ..checks import check_bool, check_positive_int, check_real
 from ..core.devices import array_module
 from ..core.layers import Dense
+from ..core.link_losses import SigmoidBinaryCrossEntropy
 from ..core.losses import SoftmaxCrossEntropy
 from ..core.model import Sequential
 from ..core.sparse import is_sparse, mean_absolute_value, sparse_rows
@@ -150,10 +151,12 @@ def check_sample_weight(sample_weight, n_samples: int, *, what: str = "sample_we
 def _check_device_run(
     loss: Any, sample_weight: np.ndarray | None, weighted_validation: bool = False
 ) -> None:
-    """The device loop trains and evaluates unweighted classifiers only."""
-    if not (loss is None or loss is SoftmaxCrossEntropy or isinstance(loss, SoftmaxCrossEntropy)):
+    """The device loop trains and evaluates unweighted classifiers only: softmax
+    cross-entropy, or binary cross-entropy of one logistic output (a binary classifier)."""
+    softmax = loss is None or loss is SoftmaxCrossEntropy or isinstance(loss, SoftmaxCrossEntropy)
+    if not (softmax or type(loss) is SigmoidBinaryCrossEntropy):
         raise ValueError(
-            f"a model on a GPU trains with softmax cross-entropy only, not {loss!r}; "
+            f"a model on a GPU trains with softmax or binary cross-entropy only, not {loss!r}; "
             "train a regression model on the CPU (device='cpu')"
         )
     if sample_weight is not None or weighted_validation:
@@ -182,7 +185,8 @@ def evaluate(
     """
     if model.device != "cpu":
         _check_device_run(loss, sample_weight)
-        return evaluate_on_device(model, x, labels, batch_size=batch_size)
+        logistic = loss is not None and not loss.classifies
+        return evaluate_on_device(model, x, labels, batch_size=batch_size, logistic=logistic)
     with inference_threads(threads) as chooser:
         return _evaluate(model, x, labels, batch_size, chooser, loss, sample_weight)
 

@@ -11,7 +11,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ...core.devices import check_device
 from ...core.link_losses import SigmoidBinaryCrossEntropy
 from ...core.losses import SoftmaxCrossEntropy, log_softmax
 from ...io.archive import ModelFileError
@@ -270,7 +269,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _binary(self) -> bool:
         """Whether the classifier has two classes and one logistic output unit (the
         probability of ``classes_[1]``), as scikit-learn's; ``False`` for a network with
-        two softmax units (trained on a GPU, or read from an older model file)."""
+        two softmax units (read from a file written before, and warm-started from it)."""
         return self.__dict__.get("_logistic_binary", False)
 
     @property
@@ -515,13 +514,6 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                 self.classes_, self._indicator_y = np.arange(y.shape[1]), True
                 self._subset_accuracy: list[float] = []
             return indicator_targets(y, n_labels=None if reset else len(self.classes_))
-        device = check_device(self.device)
-        if not reset and self._binary and device != "cpu":
-            raise ValueError(
-                f"this classifier's two classes train one logistic output, on the CPU only; "
-                f"got device={self.device!r}: set device='cpu' (or fit afresh with "
-                "warm_start=False to train two softmax outputs on the GPU)"
-            )
         if not reset:
             return encode_labels(y, self.classes_)
         self._indicator_y = False
@@ -532,9 +524,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         else:
             self.classes_ = classes
             labels = encode_labels(y, classes)
-        # scikit-learn's binary classifier: one logistic output. The GPU loop trains softmax
-        # outputs only, so there two classes keep two softmax units.
-        self._logistic_binary = len(self.classes_) == 2 and device == "cpu"
+        self._logistic_binary = len(self.classes_) == 2  # scikit-learn's: one logistic output
         self._subset_accuracy = []
         return labels
 

@@ -80,7 +80,11 @@ class SubsetAccuracy(Callback):
 
     def on_epoch_end(self, run) -> None:
         x_val, targets, *weights = run.validation_data
-        predicted = predict_indicators(run.model.forward(x_val, training=False))
+        if run.model.device == "cpu":
+            logits = run.model.forward(x_val, training=False)
+        else:  # a binary classifier on a GPU: its logits, back on the host
+            logits = run.model.predict_logits(x_val)
+        predicted = predict_indicators(logits)
         score = accuracy_score(targets, predicted, sample_weight=next(iter(weights), None))
         self.scores.append(float(score))
 
