@@ -7,12 +7,14 @@ what it promises on a GPU: the same training as on the CPU, and one read per epo
 import numpy as np
 import pytest
 from device_standin import READS, DeviceArray
+from gradcheck import assert_gradient_close, numerical_gradient
 
 from neural_network import build_mlp, evaluate, fit
 from neural_network.core import devices
 from neural_network.core.link_losses import SigmoidBinaryCrossEntropy
 from neural_network.optim.optimizers import SGD, Adam
 from neural_network.train.callbacks import Augment, Callback, EarlyStopping, LRSchedule, MaxNorm
+from neural_network.train.device_loop import binary_cross_entropy_sum
 from neural_network.train.loop import TrainingDivergedError
 
 
@@ -175,3 +177,17 @@ def test_a_logistic_output_trains_on_binary_cross_entropy_as_on_the_cpu(standin_
     np.testing.assert_allclose(gpu_history.val_loss, cpu_history.val_loss, rtol=1e-10)
     assert gpu_history.train_accuracy == gpu_history.val_accuracy == []
     assert gpu_loss[1] is None and gpu_loss[0] == pytest.approx(cpu_loss[0], rel=1e-10)
+
+
+def test_binary_cross_entropy_sum_gradient_is_the_mean_losses(rng):
+    """Its gradient is that of the batch's mean loss (the sum over n), in float64, and its
+    loss the host loss's sum."""
+    logits = rng.normal(size=(7, 2)) * 3
+    targets = rng.integers(0, 2, size=(7, 2)).astype(np.float64)
+    loss_sum, grad = binary_cross_entropy_sum(logits, targets)
+    numerical = numerical_gradient(
+        lambda: float(binary_cross_entropy_sum(logits, targets)[0]) / 7, logits
+    )
+    assert_gradient_close(grad, numerical)
+    host = SigmoidBinaryCrossEntropy().forward(logits, targets)
+    assert float(loss_sum) / 7 == pytest.approx(host, rel=1e-13)
