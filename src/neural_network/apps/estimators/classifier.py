@@ -45,7 +45,12 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     The network is ``Dense -> activation [-> Dropout]`` per hidden layer and a ``Dense``
     output to one logit per class, trained on softmax cross-entropy with mini-batches, by
-    this library's :func:`~neural_network.fit` in the input's dtype (see ``dtype``).
+    this library's :func:`~neural_network.fit` in the input's dtype (see ``dtype``). Two
+    classes have one output unit instead, as in scikit-learn: the logit of ``classes_[1]``,
+    trained on binary cross-entropy (``out_activation_ == "logistic"``, ``coefs_[-1]`` of
+    shape ``(n_hidden, 1)``, :meth:`predict_proba` ``[1 - p, p]``). A model file written
+    before, with two softmax units for two classes, loads, predicts and warm-starts as it
+    was trained; a fresh :meth:`fit` gives it the one output.
     Labels may be of any type scikit-learn accepts for classification (ints, strings,
     ...): they are encoded as ``classes_`` (sorted) and decoded again by :meth:`predict`.
     A 0/1 label-indicator ``y`` of shape ``(n_samples, n_labels)`` is multilabel
@@ -93,9 +98,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ``"tanh"`` or ``"leaky_relu"``.
         solver: ``"adam"``, ``"sgd"`` or ``"lbfgs"`` (see above).
         alpha: L2 strength as scikit-learn means it: each mini-batch's loss gets
-            ``0.5 * alpha * sum(W**2) / batch_size`` over weights, not biases (coupled: with
-            Adam this is not AdamW), ``batch_size`` being 200 for ``"auto"`` even when the
-            data is smaller (scikit-learn divides by the capped size there).
+            ``0.5 * alpha * sum(W**2) / sum(w)`` over weights, not biases (coupled: with
+            Adam this is not AdamW), ``sum(w)`` being that batch's sample-weight sum: its
+            size without weights (all the samples for ``"auto"`` below 200), and the
+            smaller last batch is penalised by its own size.
         batch_size: Samples per step; ``"auto"`` is ``min(200, n_samples)``, and a larger
             one is capped at the number of training samples.
         learning_rate: ``"constant"``, ``"invscaling"`` (``learning_rate_init / (t + 1) **
@@ -170,9 +176,13 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         n_iter_: Number of epochs (L-BFGS iterations) the last :meth:`fit` or
             :meth:`partial_fit` call ran.
         t_: Number of training samples seen, as scikit-learn counts (samples times epochs).
-        coefs_, intercepts_: The weight matrices and bias vectors of each layer.
+        coefs_, intercepts_: The weight matrices and bias vectors of each layer. Assigning
+            lists of arrays sets the weights, as in scikit-learn: on a fitted classifier at
+            once (each of its shape, else ``ValueError`` naming it), on an unfitted one at
+            the next :meth:`partial_fit` (or warm-started :meth:`fit`), which trains from them.
         n_layers_, n_outputs_, out_activation_: Layers (input and output included), output
-            units and the output activation (``"softmax"``; ``"logistic"`` for multilabel).
+            units and the output activation (``"softmax"``; ``"logistic"`` for two classes,
+            with one output, and for multilabel).
         loss_: The training loss of the last epoch.
         loss_curve_: Training loss (L2 penalty included) of each epoch of ``history_``.
         best_loss_: The lowest of ``loss_curve_``; ``None`` with ``early_stopping`` (see
