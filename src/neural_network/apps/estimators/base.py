@@ -39,7 +39,7 @@ from ...train.divergence import TrainingDivergedError
 from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
-from .fitted_attributes import FittedAttributes
+from .fitted_attributes import FittedAttributes, assigned_counters
 from .lbfgs import fit_lbfgs, lbfgs_settings
 from .rules import (
     BestScore,
@@ -224,7 +224,7 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             self._check_continuation(settings)
             self.model_.to(settings["device"])
         else:
-            counters = _assigned_counters(self) if assigned else {}
+            counters = assigned_counters(self) if assigned else {}
             self._initialize(X, make_rng(self.random_state), settings)
             if assigned:
                 self._take_assigned_parameters()
@@ -476,23 +476,6 @@ def _check_dtype(dtype) -> np.dtype | None:
     if isinstance(dtype, str) and dtype in DTYPES:
         return np.dtype(dtype)
     raise ValueError(f"Unknown dtype {dtype!r}; expected None or one of {list(DTYPES)}")
-
-
-def _assigned_counters(estimator) -> dict:
-    """``t_`` and ``_no_improvement_count`` assigned with the weights of an unfitted
-    estimator, which training then continues (scikit-learn's meanings).
-
-    Raises:
-        ValueError: unless each is a non-negative integer.
-    """
-    counters = {}
-    for name in ("t_", "_no_improvement_count"):
-        if name in estimator.__dict__:
-            value = estimator.__dict__[name]
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
-            counters[name] = int(value)
-    return counters
 
 
 def _drop_unweighted(X, targets, weights):

@@ -13,11 +13,12 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ...core.link_losses import SigmoidBinaryCrossEntropy
 from ...core.losses import SoftmaxCrossEntropy, log_softmax
-from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile
 from ...train.callbacks import Callback
 from .base import BaseMLP
-from .files import finish_restoring, restore_estimator, save_estimator
+from .binary import binary_log_probabilities, binary_probabilities, binary_targets, predict_labels
+from .classifier_files import classifier_file_config, restore_classifier
+from .files import save_estimator
 from .labels import check_class_labels, check_same_classes, encode_labels
 from .multilabel import (
     SubsetAccuracy,
@@ -26,18 +27,9 @@ from .multilabel import (
     log_probabilities,
     predict_indicators,
     probabilities,
-    restore_subset_accuracy,
 )
 from .rules import not_lbfgs
 from .weights import class_weights, combine_weights
-
-# Label dtypes a model file may restore ``classes_`` as: bool, integers, floats, strings.
-_CLASS_DTYPE_KINDS = "biufUO"
-# What a multilabel classifier's file adds to the config.
-_MULTILABEL_KEYS = {"multilabel", "validation_scores"}
-# What a binary classifier's file with one logistic output adds: both labels (the file's
-# classes are one per output unit) and its validation accuracies.
-_BINARY_KEYS = {"binary_classes", "validation_scores"}
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
@@ -277,9 +269,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     @property
     def _binary(self) -> bool:
-        """Whether the classifier has two classes and one logistic output unit (the
-        probability of ``classes_[1]``), as scikit-learn's; ``False`` for a network with
-        two softmax units (read from a file written before, and warm-started from it)."""
+        """Two classes and one logistic output (``classes_[1]``'s), as scikit-learn's; not
+        two softmax units (a file written before, and its warm starts)."""
         return self.__dict__.get("_logistic_binary", False)
 
     @property
@@ -386,16 +377,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         logits = self._outputs(X)  # checks that the estimator is fitted
         if self._multilabel:
             return predict_indicators(logits)
-        if self._binary:  # classes_[1] where its probability is above 0.5
-            return self.classes_[predict_indicators(logits)[:, 0]]
+        if self._binary:
+            return predict_labels(self.classes_, logits)
         return self.classes_[logits.argmax(axis=1)]
 
     def predict_log_proba(self, X) -> np.ndarray:
         """Log class probabilities, shape ``(n_samples, n_classes)``, in the order of
         ``classes_``; computed from the logits in float64, so finite for any input."""
         logits = self._outputs(X)
-        if self._binary:  # log(1 - p) = log(sigmoid(-z)), each side exact for large |z|
-            return log_probabilities(np.hstack([-logits, logits]))
+        if self._binary:
+            return binary_log_probabilities(logits)
         return log_probabilities(logits) if self._multilabel else log_softmax(logits)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -404,9 +395,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         outputs: a row need not sum to 1)."""
         if self._multilabel:
             return probabilities(self._outputs(X))
-        if self._binary:  # scikit-learn's [1 - p, p]
-            positive = probabilities(self._outputs(X))
-            return np.hstack([1 - positive, positive])
+        if self._binary:
+            return binary_probabilities(self._outputs(X))
         return np.exp(self.predict_log_proba(X))
 
     def save(self, path: str | os.PathLike) -> None:
@@ -425,16 +415,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ModelFileError: if a weight is not finite (nothing is written).
         """
         check_is_fitted(self)
-        config = {"classes_dtype": self.classes_.dtype.str}
-        classes = self.classes_.tolist()
-        if self._logistic:  # older files, and softmax ones, have neither key
-            validated = bool(self.history_.val_loss)
-            scores = self._subset_accuracy if validated else []
-            config["validation_scores"] = list(scores)
-            if self._multilabel:
-                config["multilabel"] = True
-            else:  # one label per output unit: the unit's is classes_[1]
-                config["binary_classes"], classes = classes, classes[1:]
+        config, classes = classifier_file_config(self)
         save_estimator(self, path, kind="mlp_classifier", config=config, arrays={}, classes=classes)
 
     @classmethod
@@ -444,48 +425,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         Raises:
             ModelFileError: for settings that are invalid or do not describe the network.
         """
-        n_classes = model_file.model.n_classes
-        config = model_file.config
-        multilabel = "multilabel" in config
-        binary = "binary_classes" in config and not multilabel
-        own_keys = {"classes_dtype"}
-        if multilabel:
-            own_keys |= _MULTILABEL_KEYS
-        elif binary:
-            own_keys |= _BINARY_KEYS
-        estimator, _ = restore_estimator(
-            cls, model_file, n_outputs=n_classes, own_keys=frozenset(own_keys)
-        )
-        labels = model_file.classes
-        if multilabel and config["multilabel"] is not True:
-            raise ModelFileError("a multilabel classifier's file says multilabel: true")
-        if binary:
-            labels = config["binary_classes"]
-            if not (
-                isinstance(labels, list)
-                and len(labels) == 2
-                and labels[1:] == model_file.classes
-                and labels[0] != labels[1]
-            ):
-                raise ModelFileError(
-                    "binary_classes must be the two class labels, the second the output's "
-                    f"({model_file.classes!r}); got {labels!r}"
-                )
-        if multilabel or binary:
-            estimator._indicator_y, estimator._logistic_binary = multilabel, binary
-            estimator._subset_accuracy = restore_subset_accuracy(model_file, estimator)
-        dtype = config["classes_dtype"]
-        if not isinstance(dtype, str) or np.dtype(dtype).kind not in _CLASS_DTYPE_KINDS:
-            raise ModelFileError(f"classes dtype {dtype!r} is not a label dtype")
-        classes = np.asarray(labels, dtype=np.dtype(dtype))
-        if classes.ndim != 1 or classes.tolist() != labels:
-            raise ModelFileError(f"classes {labels!r} do not fit dtype {dtype!r}")
-        estimator.classes_ = classes
-        score = model_file.config["best_validation_score"]
-        if score is not None and not (isinstance(score, (int, float)) and 0 <= score <= 1):
-            raise ModelFileError(f"best_validation_score {score!r} is not an accuracy")
-        finish_restoring(estimator, model_file.config)
-        return estimator
+        return restore_classifier(cls, model_file)
 
     @property
     def _n_outputs(self) -> int:
@@ -496,9 +436,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     def _loss_targets(self, targets: np.ndarray) -> np.ndarray:
         """Binary: the class ids as the 0/1 column of the one output (``classes_[1]``)."""
-        if self._binary:
-            return (targets == 1).astype(np.float64).reshape(-1, 1)
-        return targets
+        return binary_targets(targets) if self._binary else targets
 
     def _prepare_targets(self, y, sample_weight, *, reset: bool, classes=None) -> np.ndarray:
         if y.ndim == 2 and y.shape[1] == 1:  # scikit-learn warns and takes the column

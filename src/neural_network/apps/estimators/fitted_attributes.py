@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ...core import devices
@@ -150,3 +152,20 @@ def set_parameter_values(name: str, arrays, targets: list) -> None:
         values.append(value)
     for target, value in zip(targets, values, strict=True):
         devices.copy_into(target, value.astype(target.dtype))
+
+
+def assigned_counters(estimator) -> dict:
+    """``t_`` and ``_no_improvement_count`` assigned with the weights of an unfitted
+    estimator, which training then continues (scikit-learn's meanings).
+
+    Raises:
+        ValueError: unless each is a non-negative integer.
+    """
+    counters = {}
+    for name in ("t_", "_no_improvement_count"):
+        if name in estimator.__dict__:
+            value = estimator.__dict__[name]
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
+            counters[name] = int(value)
+    return counters
