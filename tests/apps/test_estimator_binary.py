@@ -206,3 +206,31 @@ def test_a_binary_file_with_wrong_labels_is_refused(tmp_path):
                    arrays=arrays, classes=["yes"])  # fmt: skip
         with pytest.raises(ModelFileError, match="binary_classes must be the two class labels"):
             load_model(tmp_path / "bad.npz")
+
+
+def test_one_sgd_step_by_hand():
+    """One sample, logistic units: the step from the textbook formulas, with binary
+    cross-entropy on the one output and alpha divided by the batch's size, 1."""
+    x, lr, alpha = np.array([[0.6, 0.8, 0.7]]), 0.1, 0.1
+    w1, b1 = np.array([[0.1, 0.2], [0.3, 0.1], [0.5, 0.0]]), np.array([0.1, 0.1])
+    w2, b2 = np.array([[0.1], [0.2]]), np.array([1.0])
+    clf = MLPClassifier(
+        hidden_layer_sizes=2, activation="logistic", solver="sgd", momentum=0.0,
+        learning_rate_init=lr, alpha=alpha, max_iter=1, clip_norm=None,
+    )  # fmt: skip
+    clf.coefs_, clf.intercepts_ = [w1.copy(), w2.copy()], [b1.copy(), b2.copy()]
+    clf.partial_fit(x, np.array(["no"]), classes=LABELS)
+    hidden = sigmoid(x @ w1 + b1)
+    delta2 = sigmoid(hidden @ w2 + b2) - 0.0  # the target of "no" is 0
+    delta1 = (delta2 @ w2.T) * hidden * (1 - hidden)
+    expected = [w1 - lr * (x.T @ delta1 + alpha * w1), w2 - lr * (hidden.T @ delta2 + alpha * w2)]
+    for mine, reference in zip(clf.coefs_, expected, strict=True):
+        np.testing.assert_allclose(mine, reference, rtol=1e-13)
+    np.testing.assert_allclose(clf.intercepts_[0], b1 - lr * delta1[0], rtol=1e-13)
+    np.testing.assert_allclose(clf.intercepts_[1], b2 - lr * delta2[0], rtol=1e-13)
+    loss = (
+        np.logaddexp(0, (hidden @ w2 + b2)[0, 0])
+        + 0.5 * alpha * (w1**2).sum()
+        + 0.5 * alpha * (w2**2).sum()
+    )
+    assert clf.loss_ == pytest.approx(loss, rel=1e-13)
