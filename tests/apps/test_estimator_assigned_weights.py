@@ -8,6 +8,7 @@ import pytest
 pytest.importorskip("sklearn")
 
 from estimator_fits import fit_quietly
+from sklearn.exceptions import NotFittedError
 
 from neural_network import MLPClassifier, MLPRegressor
 
@@ -98,8 +99,17 @@ def test_assigned_weights_of_the_wrong_shape_are_refused_at_partial_fit(rng):
     regressor = MLPRegressor((4,))
     regressor.coefs_, regressor.intercepts_ = coefs, intercepts  # 3 outputs for a 1-D y
     wrong = r"coefs_\[1\] has shape \(4, 3\); the network's is \(4, 1\)"
+    regressor.t_ = 5
     with pytest.raises(ValueError, match=wrong):
         regressor.partial_fit(x, y.astype(float))
+    # Not fitted with weights it was not given; what was assigned is kept, to correct.
+    with pytest.raises(NotFittedError):
+        regressor.predict(x)
+    assert regressor.coefs_ is coefs and regressor.t_ == 5
+    regressor.coefs_ = [coefs[0], coefs[1][:, :1]]
+    regressor.intercepts_ = [intercepts[0], intercepts[1][:1]]
+    regressor.partial_fit(x, y.astype(float))
+    assert regressor.t_ == 5 + len(x)
 
 
 def test_unfitted_estimator_reads_back_what_was_assigned(rng):

@@ -227,8 +227,7 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             counters = assigned_counters(self) if assigned else {}
             self._initialize(X, make_rng(self.random_state), settings)
             if assigned:
-                self._take_assigned_parameters()
-                self.__dict__.update(counters)
+                self._take_assigned_parameters(counters)
         if self.solver == "lbfgs":  # full batch: no optimiser, mini-batches or validation
             return fit_lbfgs(self, self._scale(X), targets, weights, settings)
         if not incremental or not hasattr(self, "optimizer_"):  # as scikit-learn: a new

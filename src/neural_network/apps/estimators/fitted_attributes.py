@@ -94,20 +94,24 @@ class FittedAttributes:
         parameters = [layer.weight if name == "coefs_" else layer.bias for layer in layers]
         set_parameter_values(name, arrays, [parameter.value for parameter in parameters])
 
-    def _take_assigned_parameters(self) -> bool:
+    def _take_assigned_parameters(self, counters: dict) -> None:
         """Copy ``coefs_`` and ``intercepts_`` assigned before the network was built into
-        it (now built), and forget them; whether any were assigned.
+        it (just built), with the ``counters`` assigned with them, and forget them.
 
         Raises:
-            ValueError: for a list or an array of a shape other than the network's.
+            ValueError: for a list or an array of a shape other than the network's; the
+                estimator is then unfitted again, with what was assigned kept.
         """
-        assigned = False
-        for name, key in (("coefs_", _ASSIGNED_COEFS), ("intercepts_", _ASSIGNED_INTERCEPTS)):
-            if key in self.__dict__:
-                self._assign(name, self.__dict__.pop(key))
-                assigned = True
-        self.__dict__.pop(_ASSIGNED_N_LAYERS, None)
-        return assigned
+        try:
+            for name, key in (("coefs_", _ASSIGNED_COEFS), ("intercepts_", _ASSIGNED_INTERCEPTS)):
+                if key in self.__dict__:
+                    self._assign(name, self.__dict__[key])
+        except ValueError:
+            del self.model_  # not a fitted estimator with weights it was not given
+            self.__dict__.update(counters)
+            raise
+        self._forget_assigned_parameters()
+        self.__dict__.update(counters)
 
     def _has_assigned_parameters(self) -> bool:
         """Whether ``coefs_`` or ``intercepts_`` were assigned to the unfitted estimator."""
