@@ -234,3 +234,13 @@ def test_one_sgd_step_by_hand():
         + 0.5 * alpha * (w2**2).sum()
     )
     assert clf.loss_ == pytest.approx(loss, rel=1e-13)
+
+
+def test_refitting_switches_between_binary_multiclass_and_multilabel():
+    x, y = _data()
+    clf = MLPClassifier((5,), max_iter=1, random_state=0)
+    indicators = np.column_stack([y == "yes", x[:, 1] > 0]).astype(int)
+    for target, n_outputs in ((y, 1), (indicators, 2), (y, 1), (np.arange(60) % 3, 3)):
+        fit_quietly(clf, x, target)
+        assert clf.n_outputs_ == n_outputs == clf.coefs_[-1].shape[1]
+        assert clf.predict_proba(x).shape == (60, 3 if n_outputs == 3 else 2)

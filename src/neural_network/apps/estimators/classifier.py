@@ -275,8 +275,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
     @property
     def _logistic(self) -> bool:
-        """Whether the outputs are sigmoid units on binary cross-entropy (multilabel, or
-        binary with one unit): then the validation score is recorded by ``SubsetAccuracy``."""
+        """Sigmoid outputs on binary cross-entropy (multilabel, or two classes' one unit)."""
         return self._multilabel or self._binary
 
     @property
@@ -461,6 +460,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             if reset:  # scikit-learn's classes_ for an indicator y: the label positions
                 self.classes_, self._indicator_y = np.arange(y.shape[1]), True
                 self._subset_accuracy: list[float] = []
+                self._logistic_binary = False  # not left from an earlier fit
             return indicator_targets(y, n_labels=None if reset else len(self.classes_))
         if not reset:
             return encode_labels(y, self.classes_)
