@@ -31,7 +31,7 @@ from ..checks import check_bool, check_optional_real, check_real
 from ..core.devices import copy_into, host_copy
 from ..core.losses import add_l2_grad, l2_penalty
 from ..core.parameters import FlatParameters, Parameter, flat_parameters_of
-from . import denormals
+from . import cpu_kernels, denormals
 
 
 class Optimizer:
@@ -80,7 +80,11 @@ class Optimizer:
         """
         flat = self.flat
         penalty = l2_penalty(flat, self.l2)
-        add_l2_grad(flat, self.l2, scratch=self._scratch)
+        kernels = cpu_kernels.kernels_for(flat.values, flat.grads)
+        if kernels is not None and self.l2 != 0:
+            kernels.add_scaled(flat.decayed_grads, flat.decayed_values, flat.dtype.type(self.l2))
+        else:
+            add_l2_grad(flat, self.l2, scratch=self._scratch)
         grad_norm = clip_by_global_norm(flat, self.clip_norm)
         if not math.isfinite(grad_norm):
             return penalty, grad_norm
@@ -183,6 +187,14 @@ class SGD(Optimizer):
 
     def _update(self, tmp: np.ndarray, flush: bool) -> None:
         w, g, velocity = self.flat.values, self.flat.grads, self.velocity
+        kernels = cpu_kernels.kernels_for(w, g, velocity)
+        if kernels is not None:
+            kind = w.dtype.type
+            kernels.sgd_update(w, g, velocity, kind(self.momentum), kind(self.lr), self.nesterov)
+            if flush:
+                kernels.flush_tiny(w, kind(denormals.VALUE_BELOW))
+                kernels.flush_tiny(velocity, kind(denormals.MOMENT_BELOW))
+            return
         if self.momentum:
             velocity *= self.momentum
             velocity += g
@@ -295,6 +307,18 @@ class Adam(Optimizer):
 
     def _update(self, tmp: np.ndarray, flush: bool) -> None:
         w, g, m_sum, v_sum = self.flat.values, self.flat.grads, self.m_sum, self.v_sum
+        kernels = cpu_kernels.kernels_for(w, g, m_sum, v_sum)
+        if kernels is not None:  # the passes below in one, with the same bits
+            kind = w.dtype.type
+            kernels.adam_update(
+                w, g, m_sum, v_sum, kind(self.beta1), kind(self.beta2),
+                kind(self._eps_t), kind(self._step_size),
+            )  # fmt: skip
+            if flush:
+                kernels.flush_tiny(w, kind(denormals.VALUE_BELOW))
+                kernels.flush_tiny(m_sum, kind(denormals.MOMENT_BELOW / (1.0 - self.beta1)))
+                kernels.flush_tiny(v_sum, kind(denormals.SECOND_MOMENT_BELOW / (1.0 - self.beta2)))
+            return
         m_sum *= self.beta1
         m_sum += g
         v_sum *= self.beta2
