@@ -55,10 +55,12 @@ def kernels_for(*arrays: object) -> SimpleNamespace | None:
             return None
     if arrays[0].size < MIN_SIZE:
         return None
-    return _kernels()
+    return compiled()
 
 
-def _kernels() -> SimpleNamespace | None:
+def compiled() -> SimpleNamespace | None:
+    """The compiled loops (``add_scaled``, ``adam_update``, ``sgd_update``, ``flush_tiny``),
+    or ``None`` without Numba; the first call imports Numba and compiles them."""
     global _compiled, _tried
     if not _tried:
         _tried = True
@@ -91,7 +93,7 @@ def _define(numba, *, cache: bool) -> SimpleNamespace:
 
     @jit
     def adam_update(w, g, m_sum, v_sum, beta1, beta2, eps_t, step_size):
-        # Adam.update's NumPy passes, per element, in their order.
+        # Adam._update_arrays' ten passes, per element, in their order.
         for i in range(w.size):
             gi = g[i]
             m = m_sum[i] * beta1 + gi
@@ -102,7 +104,7 @@ def _define(numba, *, cache: bool) -> SimpleNamespace:
 
     @jit
     def sgd_update(w, g, velocity, momentum, lr, nesterov):
-        # SGD.update's NumPy passes, per element; momentum 0 leaves the velocity alone.
+        # SGD._update_arrays' passes, per element; momentum 0 leaves the velocity alone.
         for i in range(w.size):
             gi = g[i]
             if momentum != 0:
