@@ -11,9 +11,10 @@ turns epoch by epoch: one trains an epoch while the others wait, idle. A shared 
 speed drifts by 20% or more over minutes; taking turns gives every implementation the same
 drift, so the ratio holds even when the absolute times do not.
 
-Prints one JSON line per implementation (median and per-epoch seconds, samples/s, test
-accuracy, peak RSS), then the ratio of ours to each other implementation: of the median epoch
-times, and the median of the per-epoch ratios.
+Prints one JSON line per implementation (median and per-epoch seconds, the slowest epoch
+over the median, the late epochs over the early ones, samples/s, test accuracy, peak RSS),
+then the ratio of ours to each other implementation: of the median epoch times, and the
+median of the per-epoch ratios.
 
     python benchmarks/compare_speed.py --epochs 30
     python benchmarks/compare_speed.py --epochs 3 --impl ours pytorch
@@ -216,6 +217,14 @@ def child(impl: str, epochs: int, seed: int) -> None:
     print(json.dumps({"test_accuracy": accuracy, "peak_rss_mb": peak_rss_mb}), flush=True)
 
 
+def late_over_early(times: list[float]) -> float:
+    """Median of the last third of the epochs over that of the first third after epoch 1
+    (which also loads and compiles): above 1 when training slows down as it goes on (say,
+    denormals piling up), unlike one slow epoch from a busy moment of the machine."""
+    third = max(1, (len(times) - 1) // 3)
+    return statistics.median(times[-third:]) / statistics.median(times[1 : 1 + third])
+
+
 def summary(impl: str, times: list[float], final: dict, threads: list[int]) -> dict:
     median = statistics.median(times)
     chosen = {"threads_per_epoch": threads} if threads else {}
@@ -224,6 +233,7 @@ def summary(impl: str, times: list[float], final: dict, threads: list[int]) -> d
         "epochs": len(times),
         "median_epoch_s": round(median, 4),
         "slowest_over_median": round(max(times) / median, 3),
+        "late_over_early": round(late_over_early(times), 3),
         "epoch_s": [round(t, 4) for t in times],
         "samples_per_s": round(60_000 / median),
         "test_accuracy": round(final["test_accuracy"], 4),

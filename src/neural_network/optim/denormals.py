@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import cpu_kernels
+
 FLUSH_EVERY = 16
 VALUE_BELOW = 1e-15
 MOMENT_BELOW = 1e-20
@@ -31,5 +33,9 @@ def flush_tiny(array: np.ndarray, threshold: float, scratch: np.ndarray) -> None
         threshold: Entries smaller than this in magnitude become 0.
         scratch: A buffer of ``array``'s shape and dtype, overwritten.
     """
+    kernels = cpu_kernels.kernels_for(array)
+    if kernels is not None:  # one compiled pass, no scratch
+        kernels.flush_tiny(array, array.dtype.type(threshold))
+        return
     np.abs(array, out=scratch)
     np.copyto(array, 0, where=scratch < threshold)

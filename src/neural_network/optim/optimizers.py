@@ -31,7 +31,7 @@ from ..checks import check_bool, check_optional_real, check_real
 from ..core.devices import copy_into, host_copy
 from ..core.losses import add_l2_grad, l2_penalty
 from ..core.parameters import FlatParameters, Parameter, flat_parameters_of
-from . import denormals
+from . import cpu_kernels, denormals
 
 
 class Optimizer:
@@ -80,7 +80,11 @@ class Optimizer:
         """
         flat = self.flat
         penalty = l2_penalty(flat, self.l2)
-        add_l2_grad(flat, self.l2, scratch=self._scratch)
+        kernels = cpu_kernels.kernels_for(flat.values, flat.grads)
+        if kernels is not None and self.l2 != 0:
+            kernels.add_scaled(flat.decayed_grads, flat.decayed_values, flat.dtype.type(self.l2))
+        else:
+            add_l2_grad(flat, self.l2, scratch=self._scratch)
         grad_norm = clip_by_global_norm(flat, self.clip_norm)
         if not math.isfinite(grad_norm):
             return penalty, grad_norm
@@ -183,6 +187,19 @@ class SGD(Optimizer):
 
     def _update(self, tmp: np.ndarray, flush: bool) -> None:
         w, g, velocity = self.flat.values, self.flat.grads, self.velocity
+        kernels = cpu_kernels.kernels_for(w, g, velocity)
+        if kernels is None:
+            self._update_arrays(tmp)
+        else:  # the same arithmetic in one compiled pass, with the same bits
+            kind = w.dtype.type
+            kernels.sgd_update(w, g, velocity, kind(self.momentum), kind(self.lr), self.nesterov)
+        if flush:
+            denormals.flush_tiny(w, denormals.VALUE_BELOW, tmp)
+            denormals.flush_tiny(velocity, denormals.MOMENT_BELOW, tmp)
+
+    def _update_arrays(self, tmp: np.ndarray) -> None:
+        """The update as whole-vector NumPy operations (``tmp`` is scratch)."""
+        w, g, velocity = self.flat.values, self.flat.grads, self.velocity
         if self.momentum:
             velocity *= self.momentum
             velocity += g
@@ -194,9 +211,6 @@ class SGD(Optimizer):
                 g = velocity
         np.multiply(g, self.lr, out=tmp)
         w -= tmp
-        if flush:
-            denormals.flush_tiny(w, denormals.VALUE_BELOW, tmp)
-            denormals.flush_tiny(velocity, denormals.MOMENT_BELOW, tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {**super().state_dict(), "velocity": host_copy(self.velocity)}
@@ -295,6 +309,23 @@ class Adam(Optimizer):
 
     def _update(self, tmp: np.ndarray, flush: bool) -> None:
         w, g, m_sum, v_sum = self.flat.values, self.flat.grads, self.m_sum, self.v_sum
+        kernels = cpu_kernels.kernels_for(w, g, m_sum, v_sum)
+        if kernels is None:
+            self._update_arrays(tmp)
+        else:  # the same arithmetic in one compiled pass, with the same bits
+            kind = w.dtype.type
+            kernels.adam_update(
+                w, g, m_sum, v_sum, kind(self.beta1), kind(self.beta2),
+                kind(self._eps_t), kind(self._step_size),
+            )  # fmt: skip
+        if flush:
+            denormals.flush_tiny(w, denormals.VALUE_BELOW, tmp)
+            denormals.flush_tiny(m_sum, denormals.MOMENT_BELOW / (1.0 - self.beta1), tmp)
+            denormals.flush_tiny(v_sum, denormals.SECOND_MOMENT_BELOW / (1.0 - self.beta2), tmp)
+
+    def _update_arrays(self, tmp: np.ndarray) -> None:
+        """The update as ten whole-vector NumPy operations (``tmp`` is scratch)."""
+        w, g, m_sum, v_sum = self.flat.values, self.flat.grads, self.m_sum, self.v_sum
         m_sum *= self.beta1
         m_sum += g
         v_sum *= self.beta2
@@ -305,10 +336,6 @@ class Adam(Optimizer):
         np.divide(m_sum, tmp, out=tmp)
         tmp *= self._step_size
         w -= tmp
-        if flush:
-            denormals.flush_tiny(w, denormals.VALUE_BELOW, tmp)
-            denormals.flush_tiny(m_sum, denormals.MOMENT_BELOW / (1.0 - self.beta1), tmp)
-            denormals.flush_tiny(v_sum, denormals.SECOND_MOMENT_BELOW / (1.0 - self.beta2), tmp)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {
