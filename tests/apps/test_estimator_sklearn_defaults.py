@@ -11,7 +11,7 @@ pytest.importorskip("sklearn")
 
 from sklearn.exceptions import ConvergenceWarning
 
-from neural_network import MLPClassifier, MLPRegressor, TrainingDivergedError
+from neural_network import MLPClassifier, MLPRegressor, TrainingDivergedError, load_model
 
 
 @pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
@@ -120,3 +120,89 @@ def test_the_divergence_error_pickles_for_joblibs_workers(rng):
     assert type(error) is type(caught.value) and str(error) == str(caught.value)
     assert (error.epoch, error.step) == (caught.value.epoch, caught.value.step)
     assert isinstance(error, ValueError) and isinstance(error, TrainingDivergedError)
+
+
+@pytest.mark.parametrize("estimator", [MLPClassifier, MLPRegressor])
+def test_gradients_are_not_clipped_by_default_as_in_scikit_learn(estimator, rng):
+    assert estimator().clip_norm is None
+    x, y = rng.normal(size=(40, 3)), rng.integers(0, 2, 40)
+    kwargs = {"hidden_layer_sizes": (4,), "max_iter": 3, "random_state": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        default = estimator(**kwargs).fit(x, y)
+        unclipped = estimator(**kwargs, clip_norm=None).fit(x, y)
+        clipped = estimator(**kwargs, clip_norm=1e-3).fit(x, y)
+    np.testing.assert_array_equal(default.model_.flat.values, unclipped.model_.flat.values)
+    assert not np.array_equal(default.model_.flat.values, clipped.model_.flat.values)
+
+
+def _diverging_regressor(**kwargs):
+    # SGD at learning rate 1 on a linear network: the weights overflow within a few epochs.
+    settings = {
+        "hidden_layer_sizes": (20,), "activation": "identity", "solver": "sgd",
+        "learning_rate_init": 1.0, "early_stopping": True, "n_iter_no_change": 10,
+        "max_iter": 15, "random_state": 0, "standardize_targets": False,
+    }  # fmt: skip
+    return MLPRegressor(**{**settings, **kwargs})
+
+
+def _data(rng):
+    x = rng.normal(size=(150, 4)) * 3.0
+    return x, x @ np.array([1.0, -2.0, 3.0, 0.5]) + 10.0
+
+
+def test_divergence_with_early_stopping_records_nan_as_scikit_learn_does(rng, tmp_path):
+    x, y = _data(rng)
+    reg = _diverging_regressor()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reg.fit(x, y)  # no error
+    assert any(issubclass(w.category, ConvergenceWarning) for w in caught)  # max_iter ran out
+    trained = len(reg.history_)
+    assert 1 <= trained < reg.max_iter
+    assert reg.n_iter_ == reg.max_iter == len(reg.loss_curve_) == len(reg.validation_scores_)
+    nan_tail = reg.validation_scores_[trained:]
+    assert all(isinstance(s, float) and np.isnan(s) for s in nan_tail)
+    assert np.isnan(reg.loss_curve_[trained:]).all()
+    assert np.isfinite(reg.validation_scores_[: reg.best_epoch_]).all()
+    assert reg.best_validation_score_ == max(reg.validation_scores_[:trained])
+    assert reg._no_improvement_count == 0  # a NaN score resets the count
+    assert reg.t_ == reg.max_iter * round(0.9 * len(x))  # every epoch counts its samples
+    # It ends on the best epoch's weights, which predict finite values.
+    np.testing.assert_array_equal(reg.model_.flat.values, reg._early_stopping.best_values)
+    assert np.isfinite(reg.predict(x)).all()
+    # A model file keeps the epochs trained (a History holds finite numbers only).
+    path = tmp_path / "diverged.npz"
+    reg.save(path)
+    loaded = load_model(path)
+    assert loaded.n_iter_ == trained and np.isfinite(loaded.loss_curve_).all()
+    np.testing.assert_array_equal(loaded.predict(x), reg.predict(x))
+
+
+def test_divergence_before_any_score_goes_back_to_the_fits_starting_weights(rng, monkeypatch):
+    from neural_network.apps.estimators import base
+
+    starts = []
+
+    def recording_fit(model, *args, **kwargs):
+        starts.append(model.flat.values.copy())
+        return fit(model, *args, **kwargs)
+
+    fit = base.fit
+    monkeypatch.setattr(base, "fit", recording_fit)
+    x, y = _data(rng)
+    reg = _diverging_regressor(learning_rate_init=1e25, batch_size=10)  # diverges in epoch 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reg.fit(x, y)
+    assert len(reg.history_) == 0  # no epoch was trained to its end
+    assert np.isnan(reg.validation_scores_).all() and reg.n_iter_ == reg.max_iter
+    np.testing.assert_array_equal(reg.model_.flat.values, starts[0])
+
+
+def test_divergence_without_early_stopping_still_raises(rng):
+    x, y = _data(rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(ValueError, match="non-finite parameter weights"):
+            _diverging_regressor(early_stopping=False).fit(x, y)

@@ -33,9 +33,6 @@ NOT_YET = {
     "our initial weights L-BFGS converges on scipy's relative-decrease test after 8 "
     "iterations, before max_fun=10 evaluations, so no ConvergenceWarning; scikit-learn's "
     "initial weights reach the limit",
-    "test_mlp_diverging_loss": "learning_rate_init=1: clip_norm=5 (the default) keeps the "
-    "loss finite; with clip_norm=None ours raises TrainingDivergedError where scikit-learn "
-    "records NaN validation scores",
 }
 
 

@@ -49,6 +49,7 @@ from .rules import (
     PrintIterations,
     Shifted,
     batch_size_for,
+    finish_diverged_fit,
     make_rng,
     one_fit_at_a_time,
 )
@@ -277,12 +278,14 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             validation_data=validation_data,
             callbacks=callbacks,
         )
-        self._set_fitted_attributes(epochs_before)
+        nan_epochs = self._nan_epochs
+        self._set_fitted_attributes(epochs_before, nan_epochs)
         self.t_ += x.shape[0] * self.n_iter_
         watcher = self._early_stopping if plateau is None else plateau
         # scikit-learn's name for the epochs in a row without improvement (code written for
-        # it reads it); the next warm start or partial_fit continues the count.
-        self._no_improvement_count = watcher.wait
+        # it reads it); the next warm start or partial_fit continues the count. A NaN
+        # score resets it there (no comparison with NaN holds).
+        self._no_improvement_count = 0 if nan_epochs else watcher.wait
         if not incremental and not watcher.stopped and self.n_iter_ == settings["epochs"]:
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({settings['epochs']}) reached "
@@ -405,6 +408,10 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         if self.verbose:
             callbacks.append(PrintIterations())
         batch_size = batch_size_for(settings["batch_size"], x.shape[0])
+        # With early stopping a diverging fit ends as scikit-learn's does (rules.py); it
+        # goes back to these weights if no epoch had a validation score to keep.
+        start = None if validation_data is None else self.model_.flat.values.copy()
+        self._nan_epochs = 0
         try:
             fit(
                 self.model_,
@@ -425,7 +432,9 @@ class BaseMLP(FittedAttributes, BaseEstimator):
                 batch_l2=settings["l2"],
             )
         except TrainingDivergedError as error:
-            raise NonFiniteWeightsError(error) from error
+            if validation_data is None:
+                raise NonFiniteWeightsError(error) from error
+            self._nan_epochs = finish_diverged_fit(self, epochs, start)
 
     def _split_hint(self, targets: np.ndarray) -> str:
         """A sentence on early stopping's split, for its errors."""
@@ -434,16 +443,19 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             f"{len(targets)} training samples"
         )
 
-    def _set_fitted_attributes(self, epochs_before: int) -> None:
+    def _set_fitted_attributes(self, epochs_before: int, nan_epochs: int = 0) -> None:
+        """scikit-learn's fitted attributes from the History, then ``nan_epochs`` epochs of
+        NaN loss and score (``rules.finish_diverged_fit``)."""
         self.n_outputs_ = self._n_outputs
         self.out_activation_ = self._out_activation
         history = self.history_
-        self.n_iter_ = len(history) - epochs_before
-        self.loss_curve_ = list(history.train_loss)
-        validating = bool(history.val_loss)
+        nans = [math.nan] * nan_epochs
+        self.n_iter_ = len(history) - epochs_before + nan_epochs
+        self.loss_curve_ = list(history.train_loss) + nans
+        validating = bool(history.val_loss) or bool(nan_epochs)
         self.best_loss_ = None if validating else min(self.loss_curve_)
-        self.val_loss_curve_ = list(history.val_loss) if validating else None
-        self.validation_scores_ = self._validation_scores() if validating else None
+        self.val_loss_curve_ = list(history.val_loss) + nans if validating else None
+        self.validation_scores_ = self._validation_scores() + nans if validating else None
         stopping = getattr(self, "_early_stopping", None)
         if validating and stopping is not None and stopping.best_epoch:
             self.best_epoch_ = stopping.best_epoch

@@ -217,7 +217,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         max_fun: int = 15000,
         dropout: float = 0.0,
         init: str | None = None,
-        clip_norm: float | None = 5.0,
+        clip_norm: float | None = None,
         schedule: str | None = None,
         lr_decay: float = 0.5,
         lr_decay_every: int = 30,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ...core.devices import copy_into
 from ...train.callbacks import Callback, EarlyStopping
 from ...train.divergence import TrainingDivergedError
 
@@ -196,3 +197,16 @@ class PrintIterations(Callback):
         if history.val_accuracy:
             print(f"Validation accuracy: {history.val_accuracy[-1]:.6f}")
         return False
+
+
+def finish_diverged_fit(estimator, epochs: int, start: np.ndarray) -> int:
+    """End a fit with early stopping whose weights stopped being finite as scikit-learn ends
+    it: without an error, on the best epoch's weights (the early-stopping callback has put
+    them back; ``start``, the weights the fit began from, if no epoch was scored), with a
+    NaN training loss and validation score for the epoch that diverged and each one after it
+    up to ``max_iter``. scikit-learn trains those epochs on NaN weights, whose scores are all
+    NaN and never stop it early; here they are counted, not computed, and the History keeps
+    the epochs actually trained. Returns how many NaN epochs to record."""
+    if estimator._early_stopping.best_values is None:
+        copy_into(estimator.model_.flat.values, start)
+    return epochs - len(estimator.history_)
