@@ -2,18 +2,13 @@
 
 Both get the same constructor arguments by scikit-learn's names (hidden layers, ReLU, Adam at
 the same learning rate, the same mini-batch size, the same ``alpha``, the same number of
-epochs with no early stopping), ours Glorot-uniform initial weights as scikit-learn's, no
-gradient clipping and float32 training (``dtype="float32"``), the same standardised inputs
-and standardised targets (ours by ``standardize_targets``, scikit-learn's through
-``TransformedTargetRegressor``), on a 75/25 split. For each seed the two fit in turns, so
-machine load falls on both alike; the script prints one JSON line per dataset and model,
-with the held-out R² (mean and range over the seeds) and the median fit time, then a
-Markdown table.
-
-Datasets: scikit-learn's bundled diabetes set (442 samples, 10 features), a synthetic
-Friedman #1 set (``make_friedman1``, 20,000 samples, 10 features, noise 1), and California
-housing (20,640 samples, 8 features) only if it is already in scikit-learn's data folder
-(it is a download; this script never downloads).
+epochs with no early stopping), so both start from the same initial weights (ours draws
+scikit-learn's by default); ours trains in float32 (``dtype="float32"``). Both see the same
+standardised inputs and standardised targets (ours by ``standardize_targets``,
+scikit-learn's through ``TransformedTargetRegressor``), on a 75/25 split. For each seed the
+two fit in turns, so machine load falls on both alike; the script prints one JSON line per
+dataset and model, with the held-out R² (mean and range over the seeds) and the median fit
+time, then a Markdown table.
 
     python benchmarks/regression.py
     python benchmarks/regression.py --seeds 5 --datasets friedman1
@@ -71,9 +66,6 @@ def models(name: str, seed: int) -> dict:
     }
     ours = MLPRegressor(
         **shared,
-        init="xavier_uniform",  # scikit-learn's initialisation (ours defaults to He for ReLU)
-        clip_norm=None,
-        scale_inputs=False,
         dtype="float32",  # this library's fast path (by default it trains in X's float64)
     )
     theirs = TransformedTargetRegressor(SklearnMLPRegressor(**shared), transformer=StandardScaler())

@@ -168,6 +168,7 @@ def _two_softmax_file(tmp_path, clf):
         parameter.value[...] = rng.normal(size=parameter.value.shape)
     config = read_model_file(tmp_path / "binary.npz").config
     del config["binary_classes"], config["validation_scores"]
+    config["params"]["init"] = None  # that version's default: He's weights for ReLU
     arrays = {"scaler.min": np.zeros(3), "scaler.scale": np.ones(3)}
     save_model(tmp_path / "old.npz", model, kind="mlp_classifier", config=config, arrays=arrays,
                classes=["no", "yes"])  # fmt: skip

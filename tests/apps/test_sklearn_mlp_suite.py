@@ -28,12 +28,7 @@ LEFT_OUT = ("test_gradient",)  # calls scikit-learn's private _loss_grad_lbfgs
 
 
 # Tests of the copied suite that do not pass yet, by name (parameters included), and why.
-NOT_YET = {
-    "test_lbfgs_regression_maxfun[X0-y0]": "activation='identity' (a linear model): from "
-    "our initial weights L-BFGS converges on scipy's relative-decrease test after 8 "
-    "iterations, before max_fun=10 evaluations, so no ConvergenceWarning; scikit-learn's "
-    "initial weights reach the limit",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def _installed_suite() -> Path:

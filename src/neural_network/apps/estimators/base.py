@@ -40,6 +40,7 @@ from ...train.history import History
 from ...train.loop import check_sample_weight, fit
 from .files import check_architecture, network_activation
 from .fitted_attributes import FittedAttributes, assigned_counters
+from .initial_weights import SCIKIT_LEARN_INIT, network_init, scikit_learn_parameters
 from .lbfgs import fit_lbfgs, lbfgs_settings
 from .rules import (
     BestScore,
@@ -120,10 +121,8 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         get_activation(network_activation(self.activation))
         if self.solver not in SOLVERS:
             raise ValueError(f"Unknown solver {self.solver!r}; expected one of {list(SOLVERS)}")
-        if self.init is not None and self.init not in INITIALIZERS:
-            raise ValueError(
-                f"Unknown init {self.init!r}; expected None or one of {sorted(INITIALIZERS)}"
-            )
+        if self.init not in (choices := [SCIKIT_LEARN_INIT, None, *sorted(INITIALIZERS)]):
+            raise ValueError(f"Unknown init {self.init!r}; expected one of {choices}")
         if self.schedule not in SCHEDULE_NAMES:
             raise ValueError(
                 f"Unknown schedule {self.schedule!r}; expected one of {list(SCHEDULE_NAMES)}"
@@ -226,7 +225,10 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             self.model_.to(settings["device"])
         else:
             counters = assigned_counters(self) if assigned else {}
+            drawn = scikit_learn_parameters(self, X.shape[1], settings)  # drawn first
             self._initialize(X, make_rng(self.random_state), settings)
+            if drawn is not None:
+                self.coefs_, self.intercepts_ = drawn
             if assigned:
                 self._take_assigned_parameters(counters)
         if self.solver == "lbfgs":  # full batch: no optimiser, mini-batches or validation
@@ -321,7 +323,7 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             self._n_outputs,
             activation=network_activation(self.activation),
             dropout=settings["dropout"] or None,
-            init=self.init,
+            init=network_init(self.init),
             rng=rng,
             dtype=settings["dtype"],
             device=settings["device"],

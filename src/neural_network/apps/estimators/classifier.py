@@ -115,9 +115,9 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         max_fun: ``solver="lbfgs"``'s limit on loss evaluations.
         dropout: Probability of *dropping* a hidden unit while training (inverted dropout,
             so prediction needs no rescaling); 0 disables it.
-        init: The weights' initialiser, a key of ``neural_network.INITIALIZERS``; ``None``
-            takes the activation's (He for the ReLU family, Glorot otherwise).
-            ``"xavier_uniform"`` is scikit-learn's choice for every activation.
+        init: ``"scikit-learn"`` draws scikit-learn's initial weights and biases (the same
+            for the same ``random_state``); a key of ``neural_network.INITIALIZERS``, or
+            ``None`` for the activation's (He for ReLU, Glorot otherwise), with zero biases.
         clip_norm: Clip all gradients together to this global L2 norm; ``None`` disables it.
         schedule: Learning-rate schedule over epochs (with ``learning_rate="constant"``):
             ``None`` or ``"constant"`` keeps ``learning_rate_init``,
@@ -216,7 +216,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         dropout: float = 0.0,
-        init: str | None = None,
+        init: str | None = "scikit-learn",
         clip_norm: float | None = None,
         schedule: str | None = None,
         lr_decay: float = 0.5,

@@ -21,6 +21,7 @@ from ...data.preprocessing import MinMaxScaler
 from ...io.archive import ModelFileError
 from ...io.model_files import ModelFile, read_history, save_model
 from .. import SCALER_ARRAYS
+from .initial_weights import network_init
 
 COMMON_KEYS = frozenset(
     {
@@ -249,7 +250,7 @@ def check_architecture(
             n_outputs,
             activation=network_activation(params["activation"]),
             dropout=params["dropout"] or None,
-            init=params.get("init"),
+            init=network_init(params.get("init")),
             rng=np.random.default_rng(0),
             dtype=params.get("dtype", "float32") or model.dtype,  # None: the input's
         ).get_config()

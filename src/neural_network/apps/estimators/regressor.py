@@ -111,7 +111,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         dropout: float = 0.0,
-        init: str | None = None,
+        init: str | None = "scikit-learn",
         clip_norm: float | None = None,
         schedule: str | None = None,
         lr_decay: float = 0.5,
