@@ -14,6 +14,7 @@ synthetic ``make_classification`` set (20,000 samples, 20 features, 5 classes).
 
     python benchmarks/classification.py
     python benchmarks/classification.py --seeds 5 --datasets synthetic
+    python benchmarks/classification.py --solver lbfgs
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def load(name: str, seed: int):
     return train_test_split(x, y, test_size=0.25, stratify=y, random_state=seed)
 
 
-def models(name: str, seed: int) -> dict:
+def models(name: str, seed: int, solver: str = "adam") -> dict:
     hidden, epochs, batch_size, lr = SETTINGS[name]
     shared = {
         "hidden_layer_sizes": hidden,
@@ -66,7 +67,10 @@ def models(name: str, seed: int) -> dict:
         "tol": 0.0,
         "n_iter_no_change": epochs,  # run every epoch
         "random_state": seed,
+        "solver": solver,
     }
+    if solver == "lbfgs":  # full-batch: max_iter counts iterations (scikit-learn's default)
+        shared["max_iter"] = 200
     ours = MLPClassifier(
         **shared,
         dtype="float32",  # this library's fast path (by default it trains in X's float64)
@@ -81,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="splits and initialisations")
     parser.add_argument("--datasets", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--solver", default="adam", choices=["adam", "sgd", "lbfgs"])
     args = parser.parse_args(argv)
 
     rows = []
@@ -88,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
         results: dict[str, dict[str, list[float]]] = {}
         for seed in range(args.seeds):
             x_train, x_test, y_train, y_test = load(name, seed)
-            for label, model in models(name, seed).items():
+            for label, model in models(name, seed, args.solver).items():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", ConvergenceWarning)
                     started = time.perf_counter()
@@ -102,6 +107,7 @@ def main(argv: list[str] | None = None) -> None:
             row = {
                 "dataset": name,
                 "model": label,
+                "solver": args.solver,
                 "n_train": len(x_train),
                 "hidden": list(hidden),
                 "epochs": epochs,

@@ -12,6 +12,7 @@ time, then a Markdown table.
 
     python benchmarks/regression.py
     python benchmarks/regression.py --seeds 5 --datasets friedman1
+    python benchmarks/regression.py --solver lbfgs
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def load(name: str, seed: int):
     return train_test_split(x, y, test_size=0.25, random_state=seed)
 
 
-def models(name: str, seed: int) -> dict:
+def models(name: str, seed: int, solver: str = "adam") -> dict:
     hidden, epochs, batch_size, lr = SETTINGS[name]
     # The same constructor arguments, by scikit-learn's names, for both.
     shared = {
@@ -63,7 +64,10 @@ def models(name: str, seed: int) -> dict:
         "tol": 0.0,
         "n_iter_no_change": epochs,  # run every epoch
         "random_state": seed,
+        "solver": solver,
     }
+    if solver == "lbfgs":  # full-batch: max_iter counts iterations (scikit-learn's default)
+        shared["max_iter"] = 200
     ours = MLPRegressor(
         **shared,
         dtype="float32",  # this library's fast path (by default it trains in X's float64)
@@ -79,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=3, help="splits and initialisations")
     parser.add_argument("--datasets", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--solver", default="adam", choices=["adam", "sgd", "lbfgs"])
     args = parser.parse_args(argv)
 
     rows = []
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             for seed in range(args.seeds):
                 x_train, x_test, y_train, y_test = load(name, seed)
-                for label, model in models(name, seed).items():
+                for label, model in models(name, seed, args.solver).items():
                     with warnings.catch_warnings():
                         warnings.simplefilter("ignore", ConvergenceWarning)
                         started = time.perf_counter()
@@ -104,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
             row = {
                 "dataset": name,
                 "model": label,
+                "solver": args.solver,
                 "n_train": len(x_train),
                 "hidden": list(hidden),
                 "epochs": epochs,

@@ -99,3 +99,14 @@ def test_model_files_keep_the_default_initialiser(rng, tmp_path):
         assert loaded.get_params()["init"] == "scikit-learn"
         np.testing.assert_array_equal(loaded.predict_proba(x), fitted.predict_proba(x))
         loaded.set_params(warm_start=True).fit(x, y)  # the architecture check accepts it
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_scikit_learn_cannot_take_is_refused_by_name(rng, seed):
+    x, y = rng.normal(size=(10, 2)), [0, 1] * 5
+    with pytest.raises(ValueError, match=r"random_state must be in \[0, 2\*\*32 - 1\]"):
+        MLPClassifier(random_state=seed).fit(x, y)
+    if seed > 0:  # this library's own initialisers take any seed a Generator takes
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            MLPClassifier(random_state=seed, init=None, max_iter=1).fit(x, y)

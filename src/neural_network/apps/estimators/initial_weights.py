@@ -36,6 +36,11 @@ def draw_scikit_learn_parameters(
     ``layer_units`` (inputs, hidden layers, outputs), in ``dtype``. ``random_state`` is an
     int, ``None`` (NumPy's global state, as scikit-learn), a ``RandomState`` (drawn from,
     as scikit-learn) or a ``Generator`` (drawn from alike)."""
+    if isinstance(random_state, numbers.Integral) and not 0 <= random_state < 2**32:
+        raise ValueError(
+            "random_state must be in [0, 2**32 - 1] with init='scikit-learn', the seeds a "
+            f"numpy RandomState takes, as in scikit-learn; got {random_state!r}"
+        )
     if not isinstance(random_state, np.random.Generator):
         random_state = check_random_state(random_state)
     factor = 2.0 if logistic else 6.0
