@@ -37,9 +37,7 @@ class FittedAttributes:
         of the shape it has), on an unfitted one at the start of the next :meth:`partial_fit`
         (or warm-started :meth:`fit`), which then trains from them, as scikit-learn does.
         """
-        if "model_" not in self.__dict__ and _ASSIGNED_COEFS in self.__dict__:
-            return self.__dict__[_ASSIGNED_COEFS]
-        return [layer.weight.value for layer in self._dense_layers()]
+        return self._layer_arrays("coefs_")
 
     @coefs_.setter
     def coefs_(self, coefs) -> None:
@@ -49,9 +47,7 @@ class FittedAttributes:
     def intercepts_(self) -> list[np.ndarray]:
         """The bias vectors, ``intercepts_[i]`` of shape ``(n_out,)`` of layer ``i``;
         assigned as ``coefs_`` is."""
-        if "model_" not in self.__dict__ and _ASSIGNED_INTERCEPTS in self.__dict__:
-            return self.__dict__[_ASSIGNED_INTERCEPTS]
-        return [layer.bias.value for layer in self._dense_layers()]
+        return self._layer_arrays("intercepts_")
 
     @intercepts_.setter
     def intercepts_(self, intercepts) -> None:
@@ -83,16 +79,24 @@ class FittedAttributes:
         self._dense_layers()
         return self.loss_curve_[-1]
 
+    def _layer_arrays(self, name: str) -> list[np.ndarray]:
+        """``coefs_`` or ``intercepts_``: as assigned while the estimator is unfitted, else
+        the network's own arrays."""
+        key, parameter = _LAYER_ARRAYS[name]
+        if "model_" not in self.__dict__ and key in self.__dict__:
+            return self.__dict__[key]
+        return [getattr(layer, parameter).value for layer in self._dense_layers()]
+
     def _assign(self, name: str, arrays) -> None:
         """``coefs_`` or ``intercepts_`` set by the user: kept for the next fit while the
         estimator is unfitted (the list itself, which may still be filled in), else copied
         into the network's weights."""
+        key, parameter = _LAYER_ARRAYS[name]
         if "model_" not in self.__dict__:
-            self.__dict__[_ASSIGNED_COEFS if name == "coefs_" else _ASSIGNED_INTERCEPTS] = arrays
+            self.__dict__[key] = arrays
             return
-        layers = self._dense_layers()
-        parameters = [layer.weight if name == "coefs_" else layer.bias for layer in layers]
-        set_parameter_values(name, arrays, [parameter.value for parameter in parameters])
+        targets = [getattr(layer, parameter).value for layer in self._dense_layers()]
+        set_parameter_values(name, arrays, targets)
 
     def _take_assigned_parameters(self, counters: dict) -> None:
         """Copy ``coefs_`` and ``intercepts_`` assigned before the network was built into
@@ -103,7 +107,7 @@ class FittedAttributes:
                 estimator is then unfitted again, with what was assigned kept.
         """
         try:
-            for name, key in (("coefs_", _ASSIGNED_COEFS), ("intercepts_", _ASSIGNED_INTERCEPTS)):
+            for name, (key, _) in _LAYER_ARRAYS.items():
                 if key in self.__dict__:
                     self._assign(name, self.__dict__[key])
         except ValueError:
@@ -126,6 +130,11 @@ class FittedAttributes:
 _ASSIGNED_COEFS = "_assigned_coefs"
 _ASSIGNED_INTERCEPTS = "_assigned_intercepts"
 _ASSIGNED_N_LAYERS = "_assigned_n_layers"
+# Each list attribute: where its assigned value waits, and the Dense parameter it reads.
+_LAYER_ARRAYS = {
+    "coefs_": (_ASSIGNED_COEFS, "weight"),
+    "intercepts_": (_ASSIGNED_INTERCEPTS, "bias"),
+}
 
 
 def set_parameter_values(name: str, arrays, targets: list) -> None:
