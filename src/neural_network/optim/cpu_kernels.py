@@ -22,6 +22,7 @@ take the NumPy code, which CuPy runs (:mod:`neural_network.optim.cuda_kernels` f
 
 from __future__ import annotations
 
+import functools
 import os
 from types import SimpleNamespace
 
@@ -32,9 +33,6 @@ ENABLED = True
 # Importing Numba and loading (or compiling) the loops takes a few tenths of a second once per
 # process; a step over fewer values than this saves too little to pay that back soon.
 MIN_SIZE = 100_000
-
-_compiled: SimpleNamespace | None = None
-_tried = False
 
 
 def kernels_for(*arrays: object) -> SimpleNamespace | None:
@@ -58,17 +56,10 @@ def kernels_for(*arrays: object) -> SimpleNamespace | None:
     return compiled()
 
 
+@functools.cache
 def compiled() -> SimpleNamespace | None:
     """The compiled loops (``add_scaled``, ``adam_update``, ``sgd_update``, ``flush_tiny``),
     or ``None`` without Numba; the first call imports Numba and compiles them."""
-    global _compiled, _tried
-    if not _tried:
-        _tried = True
-        _compiled = _build()
-    return _compiled
-
-
-def _build() -> SimpleNamespace | None:
     if os.environ.get("NEURAL_NETWORK_KERNELS", "").lower() == "numpy":
         return None
     try:
