@@ -271,7 +271,7 @@ class BaseMLP(FittedAttributes, BaseEstimator):
                 best=min(self.history_.train_loss, default=math.inf),
             )
             callbacks.append(plateau)
-        self._train(
+        nan_epochs = self._train(
             x,
             targets,
             weights,
@@ -280,7 +280,6 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             validation_data=validation_data,
             callbacks=callbacks,
         )
-        nan_epochs = self._nan_epochs
         self._set_fitted_attributes(epochs_before, nan_epochs)
         self.t_ += x.shape[0] * self.n_iter_
         watcher = self._early_stopping if plateau is None else plateau
@@ -401,7 +400,8 @@ class BaseMLP(FittedAttributes, BaseEstimator):
             )
         return np.ascontiguousarray(X, dtype=self.model_.dtype)
 
-    def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks):
+    def _train(self, x, targets, weights, settings, *, epochs, validation_data, callbacks) -> int:
+        """Train the network; returns how many epochs a diverged fit records as NaN (0 else)."""
         if self._sgd_rate() == "invscaling":
             rate = InverseScaling(settings["lr"], settings["power_t"], self.t_)
             callbacks = [rate, *callbacks]
@@ -413,7 +413,6 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         # With early stopping a diverging fit ends as scikit-learn's does (rules.py); it
         # goes back to these weights if no epoch had a validation score to keep.
         start = None if validation_data is None else self.model_.flat.values.copy()
-        self._nan_epochs = 0
         try:
             fit(
                 self.model_,
@@ -436,7 +435,8 @@ class BaseMLP(FittedAttributes, BaseEstimator):
         except TrainingDivergedError as error:
             if validation_data is None:
                 raise NonFiniteWeightsError(error) from error
-            self._nan_epochs = finish_diverged_fit(self, epochs, start)
+            return finish_diverged_fit(self, epochs, start)
+        return 0
 
     def _split_hint(self, targets: np.ndarray) -> str:
         """A sentence on early stopping's split, for its errors."""
