@@ -18,6 +18,8 @@ import numbers
 import numpy as np
 from sklearn.utils import check_random_state
 
+from .rules import check_random_state_kind
+
 SCIKIT_LEARN_INIT = "scikit-learn"
 # The initialiser whose name the network records for init="scikit-learn": the same
 # distribution for the weights (the biases are then drawn too).
@@ -55,11 +57,9 @@ def draw_scikit_learn_parameters(
 def scikit_learn_parameters(estimator, n_features: int, settings: dict):
     """The estimator's initial ``(coefs, intercepts)`` as scikit-learn draws them, or
     ``None`` unless its ``init`` is ``"scikit-learn"``."""
-    state = estimator.random_state
-    valid = state is None or isinstance(state, (np.random.RandomState, np.random.Generator))
-    valid = valid or (isinstance(state, numbers.Integral) and not isinstance(state, bool))
-    if estimator.init != SCIKIT_LEARN_INIT or not valid:  # make_rng names a wrong one
+    if estimator.init != SCIKIT_LEARN_INIT:
         return None
+    check_random_state_kind(estimator.random_state)
     units = [n_features, *settings["hidden"], estimator._n_outputs]
     logistic = estimator.activation in ("logistic", "sigmoid")
     return draw_scikit_learn_parameters(estimator.random_state, units, logistic, settings["dtype"])

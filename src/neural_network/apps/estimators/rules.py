@@ -167,24 +167,30 @@ class BestScore(EarlyStopping):
         return self.update(value, run.epoch, run.model.flat.values)
 
 
+def check_random_state_kind(random_state) -> None:
+    """Raise ``ValueError`` unless ``random_state`` is one of scikit-learn's kinds: ``None``,
+    an int, a ``RandomState`` or (this library's addition) a ``Generator``."""
+    integer = isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
+    generators = (np.random.RandomState, np.random.Generator)
+    if not (random_state is None or integer or isinstance(random_state, generators)):
+        raise ValueError(
+            "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
+            f"got {random_state!r}"
+        )
+
+
 def make_rng(random_state) -> np.random.Generator:
     """One ``np.random.Generator`` from scikit-learn's ``random_state`` conventions.
 
     ``None`` gives fresh entropy, an int a fixed seed; a ``RandomState`` is consumed (one draw
     seeds the generator, so successive fits differ), and a ``Generator`` is used as it is.
     """
-    if random_state is None or (
-        isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool)
-    ):
-        return np.random.default_rng(random_state)
+    check_random_state_kind(random_state)
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(np.iinfo(np.int32).max))
     if isinstance(random_state, np.random.Generator):
         return random_state
-    raise ValueError(
-        "random_state must be None, an int, a numpy RandomState or a numpy Generator; "
-        f"got {random_state!r}"
-    )
+    return np.random.default_rng(random_state)
 
 
 class PrintIterations(Callback):
